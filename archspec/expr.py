@@ -1,0 +1,374 @@
+"""The small expression language of spec fields: `"2*k"`, `"k//2"`, `"ceil(H/32)"`.
+
+Spec text is never evaluated as Python: it is tokenized and parsed here into a tree of
+frozen nodes, and evaluated by walking that tree. Numbers stay exact (int, Fraction);
+a free param makes the result a sympy expression.
+
+Grammar (precedence low to high)::
+
+    expr   := term (('+' | '-') term)*
+    term   := unary (('*' | '/' | '//' | '%') unary)*
+    unary  := ('-' | '+') unary | power
+    power  := atom ('**' unary)?
+    atom   := NUMBER | NAME | NAME '(' expr (',' expr)* ')' | '(' expr ')'
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Callable, Mapping, Union
+
+from archspec.dims import ceildiv, floordiv, to_exact
+from archspec.errors import ExprError, did_you_mean
+
+MAX_SOURCE_LENGTH = 500
+MAX_NESTING = 40
+MAX_RESULT_BITS = 256  # no spec needs a dimension beyond 2**256; stops `2**2**2**40`
+
+Number = Union[int, Fraction]
+
+
+@dataclass(frozen=True)
+class Num:
+    value: Number
+
+
+@dataclass(frozen=True)
+class Name:
+    id: str
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str
+    operand: "Node"
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str
+    left: "Node"
+    right: "Node"
+
+
+@dataclass(frozen=True)
+class Call:
+    func: str
+    args: tuple["Node", ...]
+
+
+Node = Union[Num, Name, Unary, Binary, Call]
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<op>\*\*|//|[-+*/%(),]))"
+)
+
+
+def _tokenize(source: str) -> list[tuple[str, str, int]]:
+    tokens = []
+    position = 0
+    stripped_end = len(source.rstrip())
+    while position < stripped_end:
+        match = _TOKEN.match(source, position)
+        if match is None or match.end() == position:
+            bad = source[position:].lstrip()[:1]
+            raise ExprError(
+                f"unexpected character {bad!r} at position {position + 1} in {source!r}; "
+                "expressions use numbers, param names, + - * / // % **, parentheses and "
+                + ", ".join(sorted(FUNCTIONS))
+            )
+        kind = match.lastgroup
+        tokens.append((kind, match.group(kind), match.start(kind)))
+        position = match.end()
+    return tokens
+
+
+class _Parser:
+    def __init__(self, source: str):
+        self.source = source
+        self.tokens = _tokenize(source)
+        self.index = 0
+        self.depth = 0
+
+    def fail(self, detail: str) -> ExprError:
+        done = self.source[: self.tokens[self.index][2]] if self.index < len(self.tokens) else self.source
+        return ExprError(f"syntax error in {self.source!r}: {detail} (parsed {done.strip()!r} so far)")
+
+    def peek(self) -> str | None:
+        return self.tokens[self.index][1] if self.index < len(self.tokens) else None
+
+    def take(self) -> tuple[str, str, int]:
+        if self.index >= len(self.tokens):
+            raise self.fail("unexpected end of expression")
+        token = self.tokens[self.index]
+        self.index += 1
+        return token
+
+    def expect(self, text: str) -> None:
+        token = self.take()
+        if token[1] != text:
+            self.index -= 1
+            raise self.fail(f"expected {text!r}, found {token[1]!r}")
+
+    def parse(self) -> Node:
+        if not self.tokens:
+            raise ExprError("empty expression")
+        node = self.expr()
+        if self.index != len(self.tokens):
+            raise self.fail(f"unexpected {self.peek()!r}")
+        return node
+
+    def nested(self, parse: Callable[[], Node]) -> Node:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise ExprError(f"expression {self.source[:60]!r} nests deeper than {MAX_NESTING} levels")
+        try:
+            return parse()
+        finally:
+            self.depth -= 1
+
+    def expr(self) -> Node:
+        node = self.term()
+        while self.peek() in ("+", "-"):
+            op = self.take()[1]
+            node = Binary(op, node, self.term())
+        return node
+
+    def term(self) -> Node:
+        node = self.unary()
+        while self.peek() in ("*", "/", "//", "%"):
+            op = self.take()[1]
+            node = Binary(op, node, self.unary())
+        return node
+
+    def unary(self) -> Node:
+        if self.peek() in ("-", "+"):
+            op = self.take()[1]
+            return Unary(op, self.nested(self.unary))
+        return self.power()
+
+    def power(self) -> Node:
+        node = self.atom()
+        if self.peek() == "**":
+            self.take()
+            node = Binary("**", node, self.nested(self.unary))
+        return node
+
+    def atom(self) -> Node:
+        kind, text, _ = self.take()
+        if kind == "number":
+            value = Fraction(text)
+            return Num(int(value) if value.denominator == 1 else value)
+        if kind == "name":
+            if self.peek() != "(":
+                return Name(text)
+            if text not in FUNCTIONS:
+                raise ExprError(
+                    f"unknown function {text!r} in {self.source!r}{did_you_mean(text, FUNCTIONS)} "
+                    f"(known: {', '.join(sorted(FUNCTIONS))})"
+                )
+            self.take()
+            args = [self.nested(self.expr)]
+            while self.peek() == ",":
+                self.take()
+                args.append(self.nested(self.expr))
+            self.expect(")")
+            return Call(text, tuple(args))
+        if text == "(":
+            node = self.nested(self.expr)
+            self.expect(")")
+            return node
+        self.index -= 1
+        raise self.fail(f"unexpected {text!r}")
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A parsed expression: its source text and its tree."""
+
+    source: str
+    tree: Node
+
+    @property
+    def is_literal(self) -> bool:
+        return isinstance(self.tree, Num)
+
+    def names(self) -> set[str]:
+        """The param names the expression uses."""
+        found: set[str] = set()
+        stack: list[Node] = [self.tree]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, Name):
+                found.add(node.id)
+            elif isinstance(node, Unary):
+                stack.append(node.operand)
+            elif isinstance(node, Binary):
+                stack += [node.left, node.right]
+            elif isinstance(node, Call):
+                stack += list(node.args)
+        return found
+
+    def evaluate(self, env: Mapping[str, Any]) -> Any:
+        """The exact value under `env` (names to int, Fraction or sympy values)."""
+        try:
+            return to_exact(_evaluate(self.tree, env, self.source))
+        except ZeroDivisionError:
+            raise ExprError(f"division by zero in {self.source!r}") from None
+
+    def __str__(self) -> str:
+        return self.source
+
+
+def parse(source: str | int) -> Expr:
+    """Parse spec text (or an int) into an Expr; raises ExprError with the reason."""
+    if isinstance(source, bool):
+        raise ExprError(f"expected a number or an expression, found {source!r}")
+    if isinstance(source, int):
+        return Expr(str(source), Num(source))
+    if not isinstance(source, str):
+        raise ExprError(f"expected a number or an expression, found {source!r}")
+    if len(source) > MAX_SOURCE_LENGTH:
+        raise ExprError(f"expression is {len(source)} characters long; the limit is {MAX_SOURCE_LENGTH}")
+    return Expr(source.strip(), _Parser(source).parse())
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, Fraction))
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) or getattr(value, "is_integer", False) is True
+
+
+def _sym(value: Any) -> Any:
+    if isinstance(value, Fraction):
+        import sympy
+
+        return sympy.Rational(value.numerator, value.denominator)
+    return value
+
+
+def _power(base: Any, exponent: Any, source: str) -> Any:
+    if not (isinstance(exponent, int) or (isinstance(exponent, Fraction) and exponent.denominator == 1)):
+        if _is_number(exponent):
+            raise ExprError(f"exponent {exponent} in {source!r} is not an integer")
+        raise ExprError(f"exponent in {source!r} must be a number, not an expression of free params")
+    exponent = int(exponent)
+    if _is_number(base):
+        magnitude = abs(base.numerator if isinstance(base, Fraction) else base)
+        if magnitude > 1 and magnitude.bit_length() * abs(exponent) > MAX_RESULT_BITS:
+            raise ExprError(f"{base}**{exponent} in {source!r} is too large (beyond 2**{MAX_RESULT_BITS})")
+        if exponent < 0:
+            if base == 0:
+                raise ZeroDivisionError
+            return Fraction(1) / Fraction(base) ** -exponent
+        return base**exponent
+    if abs(exponent) > 64:
+        raise ExprError(f"exponent {exponent} in {source!r} is too large for a symbolic expression")
+    return _sym(base) ** exponent
+
+
+def _round(value: Any, source: str) -> Any:
+    if not _is_number(value):
+        raise ExprError(f"round() in {source!r} needs a number, not an expression of free params")
+    return round(value)  # half to even, as Python's round
+
+
+def _log2(value: Any, source: str) -> Any:
+    if isinstance(value, int) and value > 0 and value & (value - 1) == 0:
+        return value.bit_length() - 1
+    raise ExprError(f"log2() in {source!r} needs a power of two, found {value}")
+
+
+def _ceil_or_floor(node: Call, env: Mapping[str, Any], source: str) -> Any:
+    (arg,) = node.args
+    # ceil(a / b) and floor(a / b) become exact integer divisions, also for symbols.
+    if isinstance(arg, Binary) and arg.op == "/":
+        a = _evaluate(arg.left, env, source)
+        b = _evaluate(arg.right, env, source)
+        if _is_integer(a) and _is_integer(b):
+            if b == 0:
+                raise ZeroDivisionError
+            return floordiv(a, b) if node.func == "floor" else ceildiv(a, b)
+        value = Fraction(a) / b if _is_number(a) and _is_number(b) else _sym(a) / _sym(b)
+    else:
+        value = _evaluate(arg, env, source)
+    if _is_number(value):
+        return math.floor(value) if node.func == "floor" else math.ceil(value)
+    import sympy
+
+    return sympy.floor(value) if node.func == "floor" else sympy.ceiling(value)
+
+
+def _min_max(node: Call, env: Mapping[str, Any], source: str) -> Any:
+    values = [_evaluate(arg, env, source) for arg in node.args]
+    if all(_is_number(v) for v in values):
+        return min(values) if node.func == "min" else max(values)
+    import sympy
+
+    values = [_sym(v) for v in values]
+    return sympy.Min(*values) if node.func == "min" else sympy.Max(*values)
+
+
+def _abs(node: Call, env: Mapping[str, Any], source: str) -> Any:
+    return abs(_evaluate(node.args[0], env, source))
+
+
+FUNCTIONS: dict[str, tuple[int | None, Callable[[Call, Mapping[str, Any], str], Any]]] = {
+    # name: (number of arguments or None for one or more, evaluator)
+    "ceil": (1, _ceil_or_floor),
+    "floor": (1, _ceil_or_floor),
+    "min": (None, _min_max),
+    "max": (None, _min_max),
+    "abs": (1, _abs),
+    "round": (1, lambda node, env, source: _round(_evaluate(node.args[0], env, source), source)),
+    "log2": (1, lambda node, env, source: _log2(_evaluate(node.args[0], env, source), source)),
+}
+
+
+def _evaluate(node: Node, env: Mapping[str, Any], source: str) -> Any:
+    if isinstance(node, Num):
+        return node.value
+    if isinstance(node, Name):
+        if node.id not in env:
+            known = sorted(env)
+            raise ExprError(
+                f"unknown name {node.id!r} in {source!r}{did_you_mean(node.id, known)}"
+                + (f" (params: {', '.join(known)})" if known else " (the spec declares no params)")
+            )
+        return env[node.id]
+    if isinstance(node, Unary):
+        value = _evaluate(node.operand, env, source)
+        return -value if node.op == "-" else value
+    if isinstance(node, Call):
+        arity, evaluator = FUNCTIONS[node.func]
+        if arity is not None and len(node.args) != arity:
+            raise ExprError(f"{node.func}() takes {arity} argument(s), found {len(node.args)} in {source!r}")
+        return evaluator(node, env, source)
+    left = _evaluate(node.left, env, source)
+    right = _evaluate(node.right, env, source)
+    both_numbers = _is_number(left) and _is_number(right)
+    if node.op == "+":
+        return left + right if both_numbers else _sym(left) + _sym(right)
+    if node.op == "-":
+        return left - right if both_numbers else _sym(left) - _sym(right)
+    if node.op == "*":
+        return left * right if both_numbers else _sym(left) * _sym(right)
+    if node.op == "/":
+        return Fraction(left) / right if both_numbers else _sym(left) / _sym(right)
+    if node.op == "//":
+        if both_numbers:
+            return left // right
+        return floordiv(_sym(left), _sym(right))
+    if node.op == "%":
+        if both_numbers:
+            return left % right
+        left, right = _sym(left), _sym(right)
+        return left - right * floordiv(left, right)
+    return _power(left, right, source)

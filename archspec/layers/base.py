@@ -1,0 +1,231 @@
+"""What every layer type is made of: typed arguments, a shape rule and its costs.
+
+A layer type is a pydantic model whose fields are torch.nn's arguments. In a parsed
+spec, numeric fields hold expressions (`archspec.expr.Expr`); `bind` evaluates them
+under the params and returns a copy of the same class whose fields hold numbers (or
+sympy expressions). The rules below run on that bound copy, as pure functions of the
+arguments and the input shapes:
+
+    output_shape(*inputs)          -> the output shape, exactly as PyTorch computes it
+    param_count(*inputs)           -> learnable parameters
+    buffer_count(*inputs)          -> non-learnable state (BatchNorm running stats)
+    macs(*inputs, out=...)         -> multiply-accumulates
+    other_flops(*inputs, out=...)  -> every FLOP that is not part of a MAC
+
+FLOPs of a layer are 2 * macs + other_flops (see docs/counting.md).
+"""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass
+from functools import lru_cache
+from fractions import Fraction
+from typing import Annotated, Any, ClassVar, Mapping, Sequence, Union
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
+
+from archspec.dims import Value, as_plain, definitely_different, is_concrete
+from archspec.errors import ExprError, LayerError
+from archspec.expr import Expr, parse
+
+Shape = tuple[Value, ...]
+
+
+@dataclass(frozen=True)
+class IntArg:
+    """Marks an integer argument: its least allowed value, and whether it is per spatial dim."""
+
+    minimum: int
+    per_dim: bool = False
+    allow_none_items: bool = False
+
+
+def parse_int_arg(value: Any, minimum: int) -> Expr:
+    try:
+        expr = parse(value)
+    except ExprError as exc:
+        raise ValueError(str(exc)) from None
+    if expr.is_literal and expr.tree.value < minimum:
+        raise ValueError(f"must be at least {minimum}, found {expr.tree.value}")
+    return expr
+
+
+def _size_validator(minimum: int):
+    return AfterValidator(lambda value: parse_int_arg(value, minimum))
+
+
+def _sizes_validator(minimum: int):
+    def validate(value: Any) -> Any:
+        if isinstance(value, list):
+            return tuple(None if item is None else parse_int_arg(item, minimum) for item in value)
+        return parse_int_arg(value, minimum)
+
+    return AfterValidator(validate)
+
+
+_EXPR_DOC = "an integer or an expression over params"
+Scalar = Union[StrictInt, str]
+
+# Argument types. In a parsed spec they hold Expr; on a bound layer, numbers.
+Size = Annotated[Scalar, _size_validator(1), IntArg(1), Field(json_schema_extra={"x-archspec": _EXPR_DOC})]
+Count = Annotated[Scalar, _size_validator(0), IntArg(0)]
+Sizes = Annotated[Union[Scalar, list[Scalar]], _sizes_validator(1), IntArg(1, per_dim=True)]
+Counts = Annotated[Union[Scalar, list[Scalar]], _sizes_validator(0), IntArg(0, per_dim=True)]
+OptionalSizes = Annotated[
+    Union[Scalar, None, list[Union[Scalar, None]]],
+    _sizes_validator(1),
+    IntArg(1, per_dim=True, allow_none_items=True),
+]
+Dim = Annotated[StrictInt, Field(description="a tensor dimension index; negative counts from the end")]
+
+
+class Layer(BaseModel):
+    """Base of every layer type (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    type: str
+    name: str | None = Field(None, description="Unique layer name; default: snake_case type and a per-type counter.")
+
+    # Length of per-dimension arguments (kernel_size, stride, ...); None for other layers.
+    spatial_dims: ClassVar[int | None] = None
+
+    @model_validator(mode="after")
+    def _check_per_dim_lengths(self) -> "Layer":
+        if self.spatial_dims is None:
+            return self
+        for field_name, marker in _int_fields(type(self)).items():
+            value = getattr(self, field_name)
+            if marker.per_dim and isinstance(value, tuple) and len(value) != self.spatial_dims:
+                raise ValueError(
+                    f"{field_name} has {len(value)} values {list(map(_show, value))}; "
+                    f"{self.type} needs {self.spatial_dims} (one per spatial dimension) or a single value"
+                )
+        return self
+
+    def bind(self, env: Mapping[str, Any]) -> "Layer":
+        """A copy whose expression fields are evaluated under `env` (param name -> value)."""
+        values = dict(self.__dict__)
+        for field_name, marker in _int_fields(type(self)).items():
+            value = values[field_name]
+            # Strings left after validation are keywords such as padding="same".
+            if value is not None and not isinstance(value, str):
+                values[field_name] = self._bind_value(field_name, value, marker, env)
+        return type(self).model_construct(**values)
+
+    def _bind_value(self, field_name: str, value: Any, marker: IntArg, env: Mapping[str, Any]) -> Any:
+        if isinstance(value, tuple):
+            return tuple(None if item is None else evaluate_int_arg(field_name, item, marker, env) for item in value)
+        number = evaluate_int_arg(field_name, value, marker, env)
+        if marker.per_dim and self.spatial_dims is not None:
+            return (number,) * self.spatial_dims
+        return number
+
+    # ---- rules: overridden by each layer type ------------------------------------
+    def output_shape(self, *inputs: Shape) -> Shape:
+        """The output shape for these input shapes."""
+        raise NotImplementedError
+
+    def param_count(self, *inputs: Shape) -> Value:
+        """Learnable parameters (weights, biases, affine parameters)."""
+        return 0
+
+    def buffer_count(self, *inputs: Shape) -> Value:
+        """Non-learnable state kept with the module (running statistics)."""
+        return 0
+
+    def macs(self, *inputs: Shape, out: Shape) -> Value:
+        """Multiply-accumulates of one forward pass."""
+        return 0
+
+    def other_flops(self, *inputs: Shape, out: Shape) -> Value:
+        """Floating-point operations outside MACs (bias adds, activations, norms, pools)."""
+        return 0
+
+    # ---- helpers for rules ----------------------------------------------------------
+    def check_inferred(self, field_name: str, inferred: Value) -> Value:
+        """Check a given argument that follows from the input; return the inferred value."""
+        given = getattr(self, field_name)
+        if given is not None and definitely_different(given, inferred):
+            raise LayerError(f"{field_name}={_show(given)} but the input gives {field_name}={_show(inferred)}")
+        return inferred
+
+
+@lru_cache(maxsize=None)
+def _int_fields(cls: type[Layer]) -> dict[str, IntArg]:
+    """The integer (expression) arguments of a layer type, with their markers."""
+    found = {}
+    for field_name, info in cls.model_fields.items():
+        marker = _find_marker(info.metadata, info.annotation)
+        if marker is not None:
+            found[field_name] = marker
+    return found
+
+
+def _find_marker(metadata: Sequence[Any], annotation: Any) -> IntArg | None:
+    for item in metadata:
+        if isinstance(item, IntArg):
+            return item
+    # `Size | None` keeps the marker inside the union's Annotated member.
+    for member in typing.get_args(annotation):
+        marker = _find_marker(getattr(member, "__metadata__", ()), member)
+        if marker is not None:
+            return marker
+    return None
+
+
+def evaluate_int_arg(field_name: str, expr: Expr, marker: IntArg, env: Mapping[str, Any]) -> Value:
+    """Evaluate an integer argument; fail unless it is an integer of at least marker.minimum."""
+    try:
+        value = expr.evaluate(env)
+    except ExprError as exc:
+        raise LayerError(f"{field_name}: {exc}") from None
+    if isinstance(value, Fraction):
+        raise LayerError(f"{field_name}={expr.source!r} evaluates to {value}, which is not an integer")
+    if not isinstance(value, int) and getattr(value, "is_integer", None) is not True:
+        raise LayerError(
+            f"{field_name}={expr.source!r} is {value}, not an integer for every value of the params; "
+            "use // or ceil(a/b) for integer division"
+        )
+    value = as_plain(value)
+    if is_concrete(value) and value < marker.minimum:
+        raise LayerError(f"{field_name} must be at least {marker.minimum}, found {value} (from {expr.source!r})")
+    return value
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, Expr):
+        return value.source
+    return str(value)
+
+
+def format_shape(shape: Shape) -> str:
+    """A shape as `[1, 3, 224, 224]`."""
+    return "[" + ", ".join(str(as_plain(d)) for d in shape) + "]"
+
+
+def expect_rank(x: Shape, ranks: Sequence[int], layout: str) -> None:
+    """Fail with a clear message unless the input has one of the allowed ranks."""
+    if len(x) not in ranks:
+        allowed = " or ".join(f"{r}-D" for r in ranks)
+        raise LayerError(f"expected a {allowed} input ({layout}), got a {len(x)}-D input")
+
+
+def normalize_dim(dim: int, rank: int, field_name: str = "dim") -> int:
+    """A possibly negative dimension index as a non-negative one, checked against the rank."""
+    if not -rank <= dim < rank:
+        raise LayerError(f"{field_name}={dim} is out of range for a {rank}-D input (expected {-rank}..{rank - 1})")
+    return dim % rank
+
+
+def exact_div(a: Value, b: Value, what: str) -> Value:
+    """a / b where b must divide a; `what` names the two quantities for the error."""
+    if is_concrete(a) and is_concrete(b):
+        if a % b:
+            raise LayerError(f"{what}: {a} is not divisible by {b}")
+        return a // b
+    quotient = a / b
+    if getattr(quotient, "is_integer", None) is not True:
+        raise LayerError(f"{what}: cannot tell that {a} is divisible by {b} for every value of the params")
+    return as_plain(quotient)

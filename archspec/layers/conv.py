@@ -1,0 +1,123 @@
+"""Convolutions: Conv1d, Conv2d, Conv3d (stride, padding incl. same/valid, dilation, groups)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import AfterValidator, Field
+
+from archspec.costs import flops_per_element
+from archspec.dims import Value, product
+from archspec.errors import LayerError
+from archspec.layers import register
+from archspec.layers._window import sliding_window_count
+from archspec.layers.base import (
+    IntArg,
+    Layer,
+    Scalar,
+    Shape,
+    Size,
+    Sizes,
+    parse_int_arg,
+    exact_div,
+    expect_rank,
+)
+
+
+def _padding(value: Any) -> Any:
+    if value in ("same", "valid"):
+        return value
+    if isinstance(value, list):
+        return tuple(parse_int_arg(item, 0) for item in value)
+    return parse_int_arg(value, 0)
+
+
+Padding = Annotated[
+    Union[Scalar, list[Scalar]],
+    AfterValidator(_padding),
+    IntArg(0, per_dim=True),
+    Field(description="zero padding per side: an int, one per spatial dim, 'same' or 'valid'"),
+]
+
+
+class _ConvNd(Layer):
+    """Convolution over N spatial dims. Input (N, C_in, *S) or unbatched (C_in, *S).
+
+    - Output size per spatial dim: floor((S + 2p - d(k-1) - 1) / s) + 1; 'same' pads
+      d(k-1) in total (the extra one on the right), 'valid' pads nothing.
+    - params = C_out * (C_in / groups) * prod(k) + (C_out if bias)
+    - MACs = N * C_out * prod(S_out) * (C_in / groups) * prod(k)
+    - other FLOPs = N * C_out * prod(S_out) bias additions (if bias)
+    """
+
+    in_channels: Size | None = Field(None, description="inferred from the input; checked when given")
+    out_channels: Size
+    kernel_size: Sizes
+    stride: Sizes = 1
+    padding: Padding = 0
+    dilation: Sizes = 1
+    groups: Size = 1
+    bias: bool = True
+    padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
+
+    def _split(self, x: Shape) -> tuple[Shape, Value, Shape]:
+        n = self.spatial_dims
+        spatial_names = ("L", "H, W", "D, H, W")[n - 1]
+        expect_rank(x, (n + 2, n + 1), f"N, C, {spatial_names}")
+        return x[: -n - 1], x[-n - 1], x[-n:]
+
+    def _pads(self) -> list[tuple[Value, Value]]:
+        n = self.spatial_dims
+        if self.padding == "valid":
+            return [(0, 0)] * n
+        if self.padding == "same":
+            if any(s != 1 for s in self.stride):
+                raise LayerError("padding='same' is not supported for strided convolutions (as in PyTorch)")
+            totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
+            return [(t // 2, t - t // 2) for t in totals]
+        return [(p, p) for p in self.padding]
+
+    def output_shape(self, x: Shape) -> Shape:
+        batch, channels, spatial = self._split(x)
+        self.check_inferred("in_channels", channels)
+        exact_div(channels, self.groups, "in_channels must be divisible by groups")
+        exact_div(self.out_channels, self.groups, "out_channels must be divisible by groups")
+        out_spatial = tuple(
+            sliding_window_count(size, k, s, left, right, d)
+            for size, k, s, (left, right), d in zip(spatial, self.kernel_size, self.stride, self._pads(), self.dilation)
+        )
+        return (*batch, self.out_channels, *out_spatial)
+
+    def param_count(self, x: Shape) -> Value:
+        _, channels, _ = self._split(x)
+        weights = self.out_channels * exact_div(channels, self.groups, "in_channels / groups") * product(self.kernel_size)
+        return weights + (self.out_channels if self.bias else 0)
+
+    def macs(self, x: Shape, out: Shape) -> Value:
+        batch, channels, _ = self._split(x)
+        taps = exact_div(channels, self.groups, "in_channels / groups") * product(self.kernel_size)
+        return product(out) * taps
+
+    def other_flops(self, x: Shape, out: Shape) -> Value:
+        return product(out) * flops_per_element("bias") if self.bias else 0
+
+
+@register
+class Conv1d(_ConvNd):
+    __doc__ = _ConvNd.__doc__
+    type: Literal["Conv1d"]
+    spatial_dims = 1
+
+
+@register
+class Conv2d(_ConvNd):
+    __doc__ = _ConvNd.__doc__
+    type: Literal["Conv2d"]
+    spatial_dims = 2
+
+
+@register
+class Conv3d(_ConvNd):
+    __doc__ = _ConvNd.__doc__
+    type: Literal["Conv3d"]
+    spatial_dims = 3

@@ -1,0 +1,43 @@
+"""Linear: a matrix multiply over the last dimension, any number of leading dims."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from archspec.costs import flops_per_element
+from archspec.dims import Value, product
+from archspec.errors import LayerError
+from archspec.layers import register
+from archspec.layers.base import Layer, Shape, Size, format_shape
+
+
+@register
+class Linear(Layer):
+    """y = x W^T + b over the last dim. Input (*, in_features) -> (*, out_features).
+
+    - params = in_features * out_features + (out_features if bias)
+    - MACs = prod(*) * in_features * out_features
+    - other FLOPs = prod(*) * out_features bias additions (if bias)
+    """
+
+    type: Literal["Linear"]
+    in_features: Size | None = Field(None, description="inferred from the input's last dim; checked when given")
+    out_features: Size
+    bias: bool = True
+
+    def output_shape(self, x: Shape) -> Shape:
+        if len(x) < 1:
+            raise LayerError(f"expected an input with at least 1 dim (*, in_features), got {format_shape(x)}")
+        self.check_inferred("in_features", x[-1])
+        return (*x[:-1], self.out_features)
+
+    def param_count(self, x: Shape) -> Value:
+        return x[-1] * self.out_features + (self.out_features if self.bias else 0)
+
+    def macs(self, x: Shape, out: Shape) -> Value:
+        return product(out) * x[-1]
+
+    def other_flops(self, x: Shape, out: Shape) -> Value:
+        return product(out) * flops_per_element("bias") if self.bias else 0

@@ -1,0 +1,142 @@
+"""Pooling: MaxPool, AvgPool, AdaptiveAvgPool and AdaptiveMaxPool in 1, 2 and 3 dims."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from archspec.dims import Value, ceildiv, floordiv, is_concrete, product, total
+from archspec.errors import LayerError
+from archspec.layers import register
+from archspec.layers._window import sliding_window_count
+from archspec.layers.base import Counts, Layer, OptionalSizes, Shape, Sizes, expect_rank
+
+_SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
+
+
+class _Pool(Layer):
+    """Common input handling: (N, C, *S) or unbatched (C, *S)."""
+
+    def _split(self, x: Shape) -> tuple[Shape, Shape]:
+        n = self.spatial_dims
+        expect_rank(x, (n + 2, n + 1), f"N, C, {_SPATIAL[n]}")
+        return x[:-n], x[-n:]
+
+
+class _WindowPool(_Pool):
+    kernel_size: Sizes
+    stride: Sizes | None = None
+    padding: Counts = 0
+    ceil_mode: bool = False
+
+    def _dilation(self) -> tuple[Value, ...]:
+        return (1,) * self.spatial_dims
+
+    def output_shape(self, x: Shape) -> Shape:
+        lead, spatial = self._split(x)
+        stride = self.stride or self.kernel_size
+        out = []
+        for size, k, s, p, d in zip(spatial, self.kernel_size, stride, self.padding, self._dilation()):
+            span = d * (k - 1) + 1
+            if is_concrete(p) and is_concrete(span) and 2 * p > span:
+                raise LayerError(f"padding {p} is more than half the window span {span} (PyTorch rejects it)")
+            out.append(sliding_window_count(size, k, s, p, p, d, self.ceil_mode))
+        return (*lead, *out)
+
+
+class _MaxPool(_WindowPool):
+    """Maximum over each window.
+
+    - Output size: as a convolution's, with ceil_mode rounding up (PyTorch's rule).
+    - other FLOPs = numel(out) * (prod(kernel_size) - 1) comparisons (full windows)
+    """
+
+    dilation: Sizes = 1
+    return_indices: bool = False
+
+    def _dilation(self) -> tuple[Value, ...]:
+        return self.dilation
+
+    def other_flops(self, x: Shape, out: Shape) -> Value:
+        return product(out) * (product(self.kernel_size) - 1)
+
+
+class _AvgPool(_WindowPool):
+    """Mean over each window.
+
+    - Output size: as a convolution's (dilation 1), with ceil_mode rounding up.
+    - other FLOPs = numel(out) * prod(kernel_size): K - 1 adds and 1 division per window
+      (full windows; count_include_pad and divisor_override change no count)
+    """
+
+    count_include_pad: bool = True
+    divisor_override: int | None = None
+
+    def other_flops(self, x: Shape, out: Shape) -> Value:
+        return product(out) * product(self.kernel_size)
+
+
+def adaptive_window_total(size: Value, out_size: Value) -> Value:
+    """Sum of the adaptive window lengths along one dim: window i spans
+    floor(i * size / out) .. ceil((i + 1) * size / out)."""
+    if not is_concrete(out_size):
+        raise LayerError(f"output_size {out_size} must be a number to count adaptive windows")
+    return total(ceildiv((i + 1) * size, out_size) - floordiv(i * size, out_size) for i in range(out_size))
+
+
+class _AdaptivePool(_Pool):
+    output_size: OptionalSizes
+
+    def output_shape(self, x: Shape) -> Shape:
+        lead, spatial = self._split(x)
+        return (*lead, *(s if o is None else o for s, o in zip(spatial, self.output_size)))
+
+    def _window_elements(self, x: Shape, out: Shape) -> Value:
+        """Input elements read over all windows: lead * prod over dims of the window totals."""
+        lead, spatial = self._split(x)
+        out_spatial = out[len(lead) :]
+        return product(lead) * product(adaptive_window_total(s, o) for s, o in zip(spatial, out_spatial))
+
+
+class _AdaptiveAvgPool(_AdaptivePool):
+    """Mean over adaptive windows (start floor(i*S/O), end ceil((i+1)*S/O)).
+
+    - other FLOPs = sum of window sizes over all outputs (K - 1 adds + 1 division each)
+    """
+
+    def other_flops(self, x: Shape, out: Shape) -> Value:
+        return self._window_elements(x, out)
+
+
+class _AdaptiveMaxPool(_AdaptivePool):
+    """Maximum over adaptive windows (start floor(i*S/O), end ceil((i+1)*S/O)).
+
+    - other FLOPs = sum over outputs of (window size - 1) comparisons
+    """
+
+    return_indices: bool = False
+
+    def other_flops(self, x: Shape, out: Shape) -> Value:
+        return self._window_elements(x, out) - product(out)
+
+
+def _variants(base: type, prefix: str) -> None:
+    """Register the 1d/2d/3d classes of one pooling family."""
+    for n in (1, 2, 3):
+        name = f"{prefix}{n}d"
+        cls = type(
+            name,
+            (base,),
+            {
+                "__doc__": base.__doc__,
+                "__module__": __name__,
+                "__annotations__": {"type": Literal[name]},
+                "spatial_dims": n,
+            },
+        )
+        globals()[name] = register(cls)
+
+
+_variants(_MaxPool, "MaxPool")
+_variants(_AvgPool, "AvgPool")
+_variants(_AdaptiveAvgPool, "AdaptiveAvgPool")
+_variants(_AdaptiveMaxPool, "AdaptiveMaxPool")

@@ -1,0 +1,127 @@
+"""Reading a spec document: safe YAML with the line and column of every value.
+
+PyYAML's safe composer builds the node tree (no Python tags, no code); we turn it into
+plain dicts, lists and scalars ourselves so that each value's position is kept, keyed
+by its path (`("layers", 3, "kernel_size")`). Errors found later are mapped back to
+those positions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from archspec.errors import Problem, SpecError
+
+MAX_NODES = 100_000  # after alias expansion; stops billion-laughs documents quickly
+MAX_DEPTH = 64
+
+PathKey = tuple[Any, ...]
+
+
+@dataclass
+class SpecSource:
+    """A spec's raw data, where it came from, and where each value stands in the file."""
+
+    data: Any
+    file: str | None = None
+    positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+
+    def locate(self, path: PathKey) -> tuple[int | None, int | None]:
+        """The (line, column) of the value at `path`, or of its closest located parent."""
+        path = tuple(path)
+        while path:
+            if path in self.positions:
+                return self.positions[path]
+            path = path[:-1]
+        return self.positions.get((), (None, None))
+
+    def problem(self, message: str, path: PathKey = (), where: str | None = None) -> Problem:
+        line, column = self.locate(path)
+        return Problem(message, self.file, line, column, where)
+
+
+class _Converter:
+    def __init__(self, file: str | None):
+        self.file = file
+        self.loader = yaml.SafeLoader("")
+        self.positions: dict[PathKey, tuple[int, int]] = {}
+        self.count = 0
+
+    def error(self, message: str, node: yaml.Node) -> SpecError:
+        mark = node.start_mark
+        return SpecError(Problem(message, self.file, mark.line + 1, mark.column + 1))
+
+    def convert(self, node: yaml.Node, path: PathKey) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise self.error(
+                f"the document expands to more than {MAX_NODES} values (an alias bomb?); "
+                "specs are far smaller than this",
+                node,
+            )
+        if len(path) > MAX_DEPTH:
+            raise self.error(f"the document nests deeper than {MAX_DEPTH} levels", node)
+        self.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            self.loader.flatten_mapping(node)  # resolves `<<` merge keys
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.convert_scalar(key_node)
+                if not isinstance(key, (str, int, float, bool)) and key is not None:
+                    raise self.error("mapping keys must be plain names", key_node)
+                if key in result:
+                    raise self.error(f"duplicate key {key!r}", key_node)
+                result[key] = self.convert(value_node, path + (key,))
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.convert(item, path + (i,)) for i, item in enumerate(node.value)]
+        return self.convert_scalar(node)
+
+    def convert_scalar(self, node: yaml.Node) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            raise self.error("mapping keys must be plain names", node)
+        try:
+            return self.loader.construct_object(node)
+        except yaml.YAMLError as exc:
+            raise self.error(f"unreadable value: {exc}", node) from None
+
+
+def load_source(spec: Any) -> SpecSource:
+    """Read a spec given as a path, a YAML string or an already-parsed dict."""
+    if isinstance(spec, SpecSource):
+        return spec
+    if isinstance(spec, dict):
+        return SpecSource(spec)
+    if isinstance(spec, Path) or (isinstance(spec, str) and "\n" not in spec and spec.endswith((".yaml", ".yml"))):
+        path = Path(spec)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SpecError(Problem(f"cannot read the spec file: {exc.strerror}", str(path))) from None
+        return parse_yaml(text, str(path))
+    if isinstance(spec, str):
+        return parse_yaml(spec, None)
+    raise SpecError(f"a spec is a path, a YAML string or a dict, not {type(spec).__name__}")
+
+
+def parse_yaml(text: str, file: str | None) -> SpecSource:
+    """Parse YAML text safely, keeping positions."""
+    converter = _Converter(file)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        raise SpecError(Problem(f"invalid YAML: {exc.problem}", file, line, column)) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(Problem(f"invalid YAML: {exc}", file)) from None
+    except RecursionError:
+        raise SpecError(Problem(f"the document nests deeper than {MAX_DEPTH} levels", file)) from None
+    if node is None:
+        raise SpecError(Problem("the spec is empty", file))
+    data = converter.convert(node, ())
+    return SpecSource(data, file, converter.positions)

@@ -1,0 +1,223 @@
+"""The spec format: pydantic models that a YAML document is validated into.
+
+    name, description
+    params:  {NAME: number | expression | null}        # null stays a free symbol
+    inputs:  {NAME: {shape: [dims...], dtype: float32}}
+    layers:  [ {type: Conv2d, out_channels: 16, ...} | "ReLU", ... ]
+
+Validation problems are reported together, each with the file, line and column of
+the offending value (see `validate`).
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
+
+from archspec.errors import ExprError, Problem, SpecError, did_you_mean
+from archspec.expr import FUNCTIONS, Expr, parse
+from archspec.layers import REGISTRY
+from archspec.layers.base import Layer, Size
+from archspec.source import SpecSource, load_source
+
+DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32", "int8", "uint8", "bool")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _bare_name_to_layer(value: Any) -> Any:
+    # `- ReLU` is shorthand for `- {type: ReLU}`.
+    return {"type": value} if isinstance(value, str) else value
+
+
+LayerEntry = Annotated[
+    Union[tuple(REGISTRY[tag] for tag in sorted(REGISTRY))],
+    Field(discriminator="type"),
+    BeforeValidator(_bare_name_to_layer),
+]
+
+
+def _param_value(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return Fraction(str(value))  # the decimal the user wrote, exactly
+    try:
+        return parse(value)
+    except ExprError as exc:
+        raise ValueError(str(exc)) from None
+
+
+ParamValue = Annotated[
+    Union[StrictInt, float, str, None],
+    AfterValidator(_param_value),
+    Field(description="a number, an expression of earlier params, or null for a free symbol"),
+]
+
+
+class InputSpec(BaseModel):
+    """One input tensor: its shape in PyTorch layout and its dtype."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    shape: list[Size] = Field(min_length=1, description="dims in PyTorch layout, e.g. [B, 3, H, W]")
+    dtype: Literal[DTYPES] = "float32"
+
+
+class Spec(BaseModel):
+    """A whole architecture spec."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = "unnamed"
+    description: str = ""
+    params: dict[str, ParamValue] = Field(default_factory=dict)
+    inputs: dict[str, InputSpec] = Field(min_length=1)
+    layers: list[LayerEntry] = Field(min_length=1)
+
+    @field_validator("params")
+    @classmethod
+    def _check_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        for name in params:
+            if not _IDENTIFIER.match(str(name)):
+                raise ValueError(f"param name {name!r} is not a valid name (letters, digits and _)")
+            if name in FUNCTIONS:
+                raise ValueError(f"param name {name!r} is taken by the function {name}()")
+        return params
+
+    @field_validator("inputs")
+    @classmethod
+    def _one_input(cls, inputs: dict[str, InputSpec]) -> dict[str, InputSpec]:
+        if len(inputs) != 1:
+            raise ValueError(f"expected exactly one input, found {len(inputs)} ({', '.join(inputs)})")
+        return inputs
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "Spec":
+        seen: dict[str, int] = {}
+        for index, name in enumerate(layer_names(self.layers)):
+            if name in seen:
+                raise ValueError(f"layer name {name!r} is used by layers[{seen[name]}] and layers[{index}]")
+            seen[name] = index
+        return self
+
+    @property
+    def input_name(self) -> str:
+        return next(iter(self.inputs))
+
+
+def snake_case(type_name: str) -> str:
+    """`AdaptiveAvgPool2d` -> `adaptive_avg_pool2d`."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type_name).lower().replace("re_lu", "relu").replace("si_lu", "silu")
+
+
+def layer_names(layers: list[Any]) -> list[str]:
+    """Each layer's name: its own `name`, or snake_case type plus a per-type counter."""
+    counters: dict[str, int] = {}
+    names = []
+    for layer in layers:
+        if isinstance(layer, Layer):
+            type_name, given = layer.type, layer.name
+        elif isinstance(layer, dict):
+            type_name, given = str(layer.get("type", "layer")), layer.get("name")
+        else:
+            type_name, given = str(layer), None
+        base = snake_case(type_name)
+        index = counters.get(base, 0)
+        counters[base] = index + 1
+        names.append(str(given) if given is not None else f"{base}_{index}")
+    return names
+
+
+def validate(spec: Any) -> tuple[Spec, SpecSource]:
+    """Parse and validate a spec (path, YAML string, dict); raise SpecError listing every problem."""
+    source = load_source(spec)
+    if not isinstance(source.data, dict):
+        raise SpecError(source.problem(f"a spec is a mapping with inputs and layers, found {type(source.data).__name__}"))
+    try:
+        return Spec.model_validate(source.data), source
+    except ValidationError as exc:
+        raise SpecError([_problem(source, error) for error in exc.errors()]) from None
+
+
+def _problem(source: SpecSource, error: dict[str, Any]) -> Problem:
+    """Turn one pydantic error into a located, readable problem."""
+    loc = list(error["loc"])
+    data = source.data
+    where = None
+    if len(loc) >= 2 and loc[0] == "layers" and isinstance(loc[1], int):
+        index = loc[1]
+        raw_layers = data.get("layers") if isinstance(data.get("layers"), list) else []
+        raw = raw_layers[index] if index < len(raw_layers) else None
+        raw = _bare_name_to_layer(raw)
+        type_name = raw.get("type") if isinstance(raw, dict) else None
+        # pydantic puts the union tag in the location: layers.3.Conv2d.kernel_size
+        if len(loc) >= 3 and loc[2] == type_name:
+            del loc[2]
+        name = layer_names(raw_layers)[index] if index < len(raw_layers) else "?"
+        where = f"layers[{index}] ({name}" + (f", {type_name})" if type_name in REGISTRY else ")")
+        message = _layer_message(error, loc, type_name)
+    else:
+        message = _message(error, loc)
+    return source.problem(message, tuple(loc), where)
+
+
+def _field_label(loc: list[Any]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _message(error: dict[str, Any], loc: list[Any]) -> str:
+    kind = error["type"]
+    text = error["msg"].removeprefix("Value error, ")
+    field = _field_label(loc)
+    if kind == "missing":
+        return f"missing required field '{loc[-1]}'"
+    if kind == "extra_forbidden":
+        known = _known_fields(loc[:-1])
+        return f"unknown field '{loc[-1]}'{did_you_mean(str(loc[-1]), known)} (expected one of: {', '.join(known)})"
+    return f"{field}: {text}" if field else text
+
+
+def _known_fields(loc: list[Any]) -> list[str]:
+    model: type[BaseModel] = Spec
+    if loc and loc[0] == "inputs":
+        model = InputSpec
+    return list(model.model_fields)
+
+
+def _layer_message(error: dict[str, Any], loc: list[Any], type_name: str | None) -> str:
+    kind = error["type"]
+    argument = loc[2] if len(loc) > 2 else None
+    if kind == "union_tag_invalid":
+        known = sorted(REGISTRY)
+        return f"unknown layer type '{type_name}'{did_you_mean(str(type_name), known)}"
+    if kind == "union_tag_not_found":
+        return "a layer needs a 'type' (e.g. {type: Conv2d, ...}) or is a bare type name (e.g. ReLU)"
+    if kind in ("model_attributes_type", "model_type"):
+        return f"a layer is a mapping with a 'type', or a bare type name, found {error.get('input')!r}"
+    cls = REGISTRY.get(type_name)
+    arguments = [f for f in cls.model_fields if f != "type"] if cls else []
+    if kind == "extra_forbidden":
+        return (
+            f"unknown argument '{argument}' for {type_name}{did_you_mean(str(argument), arguments)} "
+            f"(arguments: {', '.join(arguments)})"
+        )
+    if kind == "missing":
+        return f"missing required argument '{argument}' for {type_name}"
+    text = error["msg"].removeprefix("Value error, ")
+    if argument is None:
+        return text
+    return f"{_field_label(loc[2:])}: {text} (found {error.get('input')!r})"
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the spec format, for editors."""
+    schema = Spec.model_json_schema()
+    schema["title"] = "archspec spec"
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+__all__ = ["Spec", "InputSpec", "validate", "layer_names", "json_schema", "Expr"]
