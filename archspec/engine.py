@@ -33,10 +33,14 @@ def analyze_spec(spec: Spec, source: SpecSource, bindings: Mapping[str, Any] | N
     x = _input_shape(spec, source, env)
     rows = []
     for index, (layer, name) in enumerate(zip(spec.layers, layer_names(spec.layers))):
+        where = f"layers[{index}] ({name}, {layer.type})"
         try:
-            rows.append(_analyze_layer(layer.bind(env), name, x))
+            bound = layer.bind(env)
         except LayerError as exc:
-            where = f"layers[{index}] ({name}, {layer.type})"
+            raise SpecError(source.problem(str(exc), ("layers", index), where)) from None
+        try:
+            rows.append(_analyze_layer(bound, name, x))
+        except LayerError as exc:
             raise ShapeError(source.problem(f"{exc}; input shape {format_shape(x)}", ("layers", index), where)) from None
         x = rows[-1].output_shape
     public_params = {name: as_plain(value) for name, value in env.items()}

@@ -20,7 +20,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from archspec.errors import ExprError, Problem, SpecError, did_you_mean
 from archspec.expr import FUNCTIONS, Expr, parse
 from archspec.layers import REGISTRY
-from archspec.layers.base import Layer, Size
+from archspec.layers.base import Layer, Size, int_fields
 from archspec.source import SpecSource, load_source
 
 DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32", "int8", "uint8", "bool")
@@ -137,9 +137,45 @@ def validate(spec: Any) -> tuple[Spec, SpecSource]:
     if not isinstance(source.data, dict):
         raise SpecError(source.problem(f"a spec is a mapping with inputs and layers, found {type(source.data).__name__}"))
     try:
-        return Spec.model_validate(source.data), source
+        parsed = Spec.model_validate(source.data)
     except ValidationError as exc:
         raise SpecError([_problem(source, error) for error in exc.errors()]) from None
+    problems = _undefined_names(parsed, source)
+    if problems:
+        raise SpecError(problems)
+    return parsed, source
+
+
+def _undefined_names(spec: Spec, source: SpecSource) -> list[Problem]:
+    """Every expression that names something other than a param (declared earlier, for params)."""
+    problems = []
+
+    def check(expr: Any, known: list[str], path: tuple[Any, ...], where: str | None) -> None:
+        if not isinstance(expr, Expr):
+            return
+        for name in sorted(expr.names() - set(known)):
+            hint = did_you_mean(name, known)
+            if name in spec.params:
+                message = f"'{name}' is used in {expr.source!r} before it is declared (params are read in order)"
+            else:
+                listed = f" (params: {', '.join(known)})" if known else " (the spec declares no params)"
+                message = f"unknown name '{name}' in {expr.source!r}{hint}{listed}"
+            problems.append(source.problem(message, path, where))
+
+    declared: list[str] = []
+    for name, value in spec.params.items():
+        check(value, declared, ("params", name), None)
+        declared.append(name)
+    for input_name, tensor in spec.inputs.items():
+        for i, dim in enumerate(tensor.shape):
+            check(dim, declared, ("inputs", input_name, "shape", i), f"input '{input_name}'")
+    for index, (layer, name) in enumerate(zip(spec.layers, layer_names(spec.layers))):
+        where = f"layers[{index}] ({name}, {layer.type})"
+        for field_name in int_fields(type(layer)):
+            value = getattr(layer, field_name)
+            for item in value if isinstance(value, tuple) else (value,):
+                check(item, declared, ("layers", index, field_name), where)
+    return problems
 
 
 def _problem(source: SpecSource, error: dict[str, Any]) -> Problem:
@@ -209,7 +245,8 @@ def _layer_message(error: dict[str, Any], loc: list[Any], type_name: str | None)
     text = error["msg"].removeprefix("Value error, ")
     if argument is None:
         return text
-    return f"{_field_label(loc[2:])}: {text} (found {error.get('input')!r})"
+    found = "" if kind == "value_error" else f" (found {error.get('input')!r})"
+    return f"{_field_label(loc[2:])}: {text}{found}"
 
 
 def json_schema() -> dict[str, Any]:

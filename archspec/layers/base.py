@@ -95,11 +95,11 @@ class Layer(BaseModel):
     def _check_per_dim_lengths(self) -> "Layer":
         if self.spatial_dims is None:
             return self
-        for field_name, marker in _int_fields(type(self)).items():
+        for field_name, marker in int_fields(type(self)).items():
             value = getattr(self, field_name)
             if marker.per_dim and isinstance(value, tuple) and len(value) != self.spatial_dims:
                 raise ValueError(
-                    f"{field_name} has {len(value)} values {list(map(_show, value))}; "
+                    f"{field_name} has {len(value)} values [{', '.join(map(_show, value))}]; "
                     f"{self.type} needs {self.spatial_dims} (one per spatial dimension) or a single value"
                 )
         return self
@@ -107,7 +107,7 @@ class Layer(BaseModel):
     def bind(self, env: Mapping[str, Any]) -> "Layer":
         """A copy whose expression fields are evaluated under `env` (param name -> value)."""
         values = dict(self.__dict__)
-        for field_name, marker in _int_fields(type(self)).items():
+        for field_name, marker in int_fields(type(self)).items():
             value = values[field_name]
             # Strings left after validation are keywords such as padding="same".
             if value is not None and not isinstance(value, str):
@@ -153,8 +153,9 @@ class Layer(BaseModel):
 
 
 @lru_cache(maxsize=None)
-def _int_fields(cls: type[Layer]) -> dict[str, IntArg]:
+def int_fields(cls: type[Layer]) -> dict[str, IntArg]:
     """The integer (expression) arguments of a layer type, with their markers."""
+    # Cached per class: bind() asks for every layer of every analysis.
     found = {}
     for field_name, info in cls.model_fields.items():
         marker = _find_marker(info.metadata, info.annotation)

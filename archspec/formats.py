@@ -1,0 +1,114 @@
+"""Rendering a Report: terminal table, JSON, CSV and Markdown. A thin layer over Report data."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from archspec.dims import Value, as_plain
+from archspec.report import Report
+
+FORMATS = ("table", "json", "csv", "markdown")
+
+_UNITS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
+
+
+def human(value: Value) -> str:
+    """A count in human units: 950, 1.23 K, 4.11 G; a formula is shown as it is."""
+    value = as_plain(value)
+    if not isinstance(value, int):
+        return str(value)
+    for scale, unit in _UNITS:
+        if abs(value) >= scale:
+            return f"{value / scale:.2f} {unit}"
+    return str(value)
+
+
+def grouped(value: Value) -> str:
+    """An exact count with thousands separators: 138,357,544."""
+    value = as_plain(value)
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def shape_text(shape) -> str:
+    return "[" + ", ".join(str(as_plain(d)) for d in shape) + "]"
+
+
+def render(report: Report, fmt: str) -> str:
+    """The report in one of FORMATS."""
+    return {"table": to_table, "json": to_json, "csv": to_csv, "markdown": to_markdown}[fmt](report)
+
+
+def to_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2)
+
+
+_COLUMNS = ("name", "type", "output shape", "params", "MACs", "FLOPs")
+
+
+def _rows(report: Report, number) -> list[list[str]]:
+    rows = [
+        [row.name, row.type, shape_text(row.output_shape), number(row.params), number(row.macs), number(row.flops)]
+        for row in report.layers
+    ]
+    totals = report.totals
+    rows.append(["total", "", "", number(totals["params"]), number(totals["macs"]), number(totals["flops"])])
+    return rows
+
+
+def to_table(report: Report) -> str:
+    rows = _rows(report, human)
+    widths = [max(len(str(cell)) for cell in column) for column in zip(_COLUMNS, *rows)]
+    numeric = {3, 4, 5}
+
+    def line(cells) -> str:
+        parts = [cell.rjust(w) if i in numeric else cell.ljust(w) for i, (cell, w) in enumerate(zip(cells, widths))]
+        return "  ".join(parts).rstrip()
+
+    inputs = ", ".join(f"{name} {shape_text(shape)}" for name, shape in report.inputs.items())
+    rule = "-" * len(line(_COLUMNS))
+    lines = [f"{report.name}: input {inputs}", rule, line(_COLUMNS), rule]
+    lines += [line(row) for row in rows[:-1]]
+    lines += [rule, line(rows[-1])]
+    totals = report.totals
+    lines.append(
+        f"params {grouped(totals['params'])}, buffers {grouped(totals['buffers'])}, "
+        f"MACs {grouped(totals['macs'])}, FLOPs {grouped(totals['flops'])}, "
+        f"activations {grouped(totals['activations'])} elements"
+    )
+    return "\n".join(lines)
+
+
+def _markdown_number(value: Value) -> str:
+    value = as_plain(value)
+    return grouped(value) if isinstance(value, int) else f"`{value}`"
+
+
+def to_markdown(report: Report) -> str:
+    rows = _rows(report, _markdown_number)
+    header = "| " + " | ".join(_COLUMNS) + " |"
+    align = "|" + "|".join(" ---: " if i >= 3 else " --- " for i in range(len(_COLUMNS))) + "|"
+    body = ["| " + " | ".join(f"`{c}`" if i == 2 and c else c for i, c in enumerate(row)) + " |" for row in rows[:-1]]
+    last = rows[-1]
+    body.append("| **total** | | | " + " | ".join(f"**{c}**" for c in last[3:]) + " |")
+    return "\n".join([f"**{report.name}**", "", header, align, *body])
+
+
+def to_csv(report: Report) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["name", "type", "input_shapes", "output_shape", "params", "buffers", "macs", "flops"])
+    for row in report.layers:
+        writer.writerow(
+            [
+                row.name,
+                row.type,
+                ";".join(shape_text(s) for s in row.input_shapes),
+                shape_text(row.output_shape),
+                *(str(as_plain(v)) for v in (row.params, row.buffers, row.macs, row.flops)),
+            ]
+        )
+    t = report.totals
+    writer.writerow(["total", "", "", "", *(str(as_plain(t[k])) for k in ("params", "buffers", "macs", "flops"))])
+    return buffer.getvalue().rstrip("\n")
