@@ -91,6 +91,17 @@ def definitely_different(a: Value, b: Value) -> bool:
     return difference.is_zero is False and difference.is_number
 
 
+def evaluate_at(value: Value, values: dict[str, int]) -> Value:
+    """The value with free params replaced by numbers, e.g. evaluate_at(macs, {"B": 8})."""
+    if isinstance(value, int):
+        return value
+    import sympy
+
+    from archspec.symbolic import symbol
+
+    return as_plain(value.xreplace({symbol(name): sympy.Integer(v) for name, v in values.items()}))
+
+
 def format_value(value: Value) -> str:
     """A value as text: the integer, or the sympy expression."""
     return str(as_plain(value))

@@ -110,6 +110,8 @@ class _Parser:
         return token
 
     def expect(self, text: str) -> None:
+        if self.index >= len(self.tokens):
+            raise self.fail(f"expected {text!r} but the expression ended")
         token = self.take()
         if token[1] != text:
             self.index -= 1

@@ -68,4 +68,7 @@ class FloorDiv(sympy.Function):
 
     def _sympystr(self, printer):
         base, divisor = self.args
-        return f"(({printer.doprint(base)})//{printer.doprint(divisor)})"
+        text = printer.doprint(base)
+        if not (base.is_Atom or isinstance(base, FloorDiv)):
+            text = f"({text})"
+        return f"({text}//{printer.doprint(divisor)})"
