@@ -21,6 +21,9 @@ MAX_DEPTH = 64
 
 PathKey = tuple[Any, ...]
 
+_MERGE = "tag:yaml.org,2002:merge"
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("map", "seq", "str", "int", "float", "bool", "null", "merge")}
+
 
 @dataclass
 class SpecSource:
@@ -66,22 +69,39 @@ class _Converter:
         if len(path) > MAX_DEPTH:
             raise self.error(f"the document nests deeper than {MAX_DEPTH} levels", node)
         self.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        self.check_tag(node)
         if isinstance(node, yaml.MappingNode):
-            self.loader.flatten_mapping(node)  # resolves `<<` merge keys
+            own_keys: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == _MERGE:
+                    continue
+                key = self.convert_scalar(key_node)
+                if key in own_keys:
+                    raise self.error(f"duplicate key {key!r}", key_node)
+                own_keys.add(key)
+            # Resolve `<<` merge keys; the mapping's own keys come last and win.
+            self.loader.flatten_mapping(node)
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 key = self.convert_scalar(key_node)
                 if not isinstance(key, (str, int, float, bool)) and key is not None:
                     raise self.error("mapping keys must be plain names", key_node)
-                if key in result:
-                    raise self.error(f"duplicate key {key!r}", key_node)
                 result[key] = self.convert(value_node, path + (key,))
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.convert(item, path + (i,)) for i, item in enumerate(node.value)]
         return self.convert_scalar(node)
 
+    def check_tag(self, node: yaml.Node) -> None:
+        if node.tag not in _PLAIN_TAGS:
+            raise self.error(
+                f"unsupported YAML tag {node.tag!r}: specs are plain YAML (mappings, lists, "
+                "strings, numbers, booleans, null); no tag is ever constructed or run",
+                node,
+            )
+
     def convert_scalar(self, node: yaml.Node) -> Any:
+        self.check_tag(node)
         if not isinstance(node, yaml.ScalarNode):
             raise self.error("mapping keys must be plain names", node)
         try:

@@ -1,0 +1,92 @@
+"""The archspec command, run as a user runs it: in a subprocess."""
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import SPECS
+
+MNIST = str(SPECS / "seed_mnist.yaml")
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "archspec", *args], capture_output=True, text=True)
+
+
+def test_table_shows_layers_and_totals_in_human_units():
+    result = run("analyze", MNIST)
+    assert result.returncode == 0, result.stderr
+    assert "conv2d_0" in result.stdout and "[1, 5, 26, 26]" in result.stdout
+    assert "529.94 K" in result.stdout and "370.34 K" in result.stdout
+    assert "MACs 529,940" in result.stdout
+
+
+def test_json_output():
+    result = run("analyze", MNIST, "--format", "json", "--set", "B=4")
+    data = json.loads(result.stdout)
+    assert data["totals"]["macs"] == 4 * 529_940
+    assert data["params"] == {"B": 4, "k": 5}
+    assert data["outputs"] == {"linear_1": [4, 10]}
+
+
+def test_json_output_with_a_free_symbol():
+    data = json.loads(run("analyze", MNIST, "--format", "json", "--set", "B=null").stdout)
+    assert data["totals"]["macs"] == "529940*B"
+    assert data["totals"]["params"] == 370_338
+
+
+def test_csv_output_round_trips():
+    result = run("analyze", MNIST, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert rows[-1]["name"] == "total"
+    assert sum(int(r["macs"]) for r in rows[:-1]) == int(rows[-1]["macs"]) == 529_940
+
+
+def test_markdown_output():
+    result = run("analyze", MNIST, "--format", "markdown", "--set", "B=null")
+    assert "| conv2d_0 | Conv2d | `[B, 5, 26, 26]` | 50 | `30420*B` |" in result.stdout
+
+
+def test_validate_and_schema():
+    assert run("validate", MNIST).stdout.startswith("ok: seed-mnist-cnn: 8 layers, output [1, 10]")
+    assert "properties" in json.loads(run("schema").stdout)
+
+
+def test_spec_error_exits_1_without_traceback(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("inputs: {x: {shape: [1, 30]}}\nlayers:\n  - {type: Conv2d, out_channels: 2, kernel_size: 3}\n")
+    result = run("analyze", str(bad))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"{bad}:3:5: layers[0] (conv2d_0, Conv2d): expected a 4-D or 3-D input" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["analyze", MNIST, "--set", "B"], "expected NAME=VALUE"),
+        (["analyze", MNIST, "--format", "xml"], "invalid choice"),
+        (["frobnicate"], "invalid choice"),
+        ([], "required"),
+    ],
+)
+def test_usage_errors_exit_2(args, message):
+    result = run(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_missing_file_exits_1():
+    result = run("analyze", "no/such/spec.yaml")
+    assert result.returncode == 1
+    assert "cannot read the spec file" in result.stderr
+
+
+def test_bad_binding_exits_1():
+    result = run("analyze", MNIST, "--set", "B=__import__('os')")
+    assert result.returncode == 1
+    assert "param 'B'" in result.stderr and "Traceback" not in result.stderr
