@@ -1,0 +1,143 @@
+"""Generates the reference parts of docs/ from the code, so they cannot drift.
+
+    python -m archspec.docgen          # rewrite the generated sections in docs/
+    python -m archspec.docgen --check  # exit 1 if a committed page is stale
+
+Each generated section sits between `<!-- BEGIN GENERATED: key -->` and
+`<!-- END GENERATED: key -->` markers; the prose around it is written by hand.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import sys
+import typing
+from pathlib import Path
+
+from archspec.costs import PER_ELEMENT_FLOPS
+from archspec.layers import REGISTRY
+from archspec.layers.base import Layer, int_fields
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _type_label(cls: type[Layer], name: str) -> str:
+    marker = int_fields(cls).get(name)
+    if marker is not None:
+        kind = "int or expression" if marker.minimum == 1 else "int >= 0 or expression"
+        if marker.per_dim:
+            kind += ", or one per spatial dim"
+        return kind
+    annotation = cls.model_fields[name].annotation
+    literal = [a for a in typing.get_args(annotation) if isinstance(a, str)]
+    if typing.get_origin(annotation) is typing.Literal:
+        return " \\| ".join(f"`{a}`" for a in typing.get_args(annotation))
+    if literal:
+        return " \\| ".join(f"`{a}`" for a in literal)
+    text = getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+    return text.replace("|", "\\|")
+
+
+def _default(cls: type[Layer], name: str) -> str:
+    info = cls.model_fields[name]
+    if info.is_required():
+        return "required"
+    if name == "in_channels" or name in ("in_features", "num_features"):
+        return "inferred"
+    return f"`{info.default!r}`" if info.default is not None else "`None`"
+
+
+def _families() -> list[tuple[str, type[Layer]]]:
+    """One entry per layer family: classes generated from one base share a section."""
+    groups: dict[type, list[str]] = {}
+    for tag, cls in REGISTRY.items():
+        parent = cls.__mro__[1]
+        # 1d/2d/3d variants share their base's docstring and arguments.
+        key = parent if parent is not Layer and cls.__doc__ == parent.__doc__ else cls
+        groups.setdefault(key, []).append(tag)
+    entries = []
+    for key, tags in groups.items():
+        cls = REGISTRY[tags[0]]
+        entries.append((" / ".join(sorted(tags)), cls))
+    return sorted(entries, key=lambda entry: (inspect.getmodule(entry[1]).__name__, entry[0]))
+
+
+def layer_reference() -> str:
+    """The per-layer tables of docs/spec-format.md."""
+    out = []
+    module = None
+    for title, cls in _families():
+        family = inspect.getmodule(cls)
+        if family is not module:
+            module = family
+            out.append(f"### {family.__doc__.strip().splitlines()[0].rstrip('.')}\n")
+        out.append(f"#### {title}\n")
+        out.append(inspect.cleandoc(cls.__doc__ or "") + "\n")
+        cost_key = getattr(cls, "cost_key", "")
+        if cost_key:
+            cost = PER_ELEMENT_FLOPS[cost_key]
+            out.append(f"FLOPs = numel * {cost.flops} ({cost.operations}); no params, no MACs.\n")
+        arguments = [name for name in cls.model_fields if name not in ("type", "name")]
+        if arguments:
+            out.append("| argument | type | default | notes |")
+            out.append("| --- | --- | --- | --- |")
+            for name in arguments:
+                notes = (cls.model_fields[name].description or "").replace("|", "\\|")
+                out.append(f"| `{name}` | {_type_label(cls, name)} | {_default(cls, name)} | {notes} |")
+            out.append("")
+        else:
+            out.append("No arguments.\n")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def cost_table() -> str:
+    """The per-element FLOP table of docs/counting.md."""
+    lines = ["| operation | FLOPs per element | operations counted |", "| --- | ---: | --- |"]
+    for key, cost in PER_ELEMENT_FLOPS.items():
+        lines.append(f"| {key} | {cost.flops} | {cost.operations} |")
+    return "\n".join(lines) + "\n"
+
+
+GENERATED = {
+    ("spec-format.md", "layers"): layer_reference,
+    ("counting.md", "per-element-flops"): cost_table,
+}
+
+_SECTION = "<!-- BEGIN GENERATED: {key} -->\n{body}<!-- END GENERATED: {key} -->"
+
+
+def render(text: str, key: str, body: str) -> str:
+    """The page text with the generated section `key` replaced by `body`."""
+    pattern = re.compile(
+        rf"<!-- BEGIN GENERATED: {re.escape(key)} -->\n.*?<!-- END GENERATED: {re.escape(key)} -->", re.DOTALL
+    )
+    if not pattern.search(text):
+        raise ValueError(f"no generated section {key!r} in the page")
+    return pattern.sub(lambda _: _SECTION.format(key=key, body=body), text)
+
+
+def stale_pages(docs: Path = DOCS) -> list[str]:
+    """The doc pages whose generated sections differ from the code."""
+    stale = []
+    for (page, key), make in GENERATED.items():
+        text = (docs / page).read_text(encoding="utf-8")
+        if render(text, key, make()) != text:
+            stale.append(f"{page} ({key})")
+    return stale
+
+
+def main(argv: list[str]) -> int:
+    if "--check" in argv:
+        stale = stale_pages()
+        for page in stale:
+            print(f"stale: docs/{page}; run python -m archspec.docgen", file=sys.stderr)
+        return 1 if stale else 0
+    for (page, key), make in GENERATED.items():
+        path = DOCS / page
+        path.write_text(render(path.read_text(encoding="utf-8"), key, make()), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
