@@ -15,7 +15,8 @@ SHAPE_PRESERVING = ["ReLU", "Tanh", "SiLU", "Identity", "Dropout", "BatchNorm2d"
 
 @st.composite
 def cnn_stacks(draw):
-    """Random small CNNs: conv / pool / activation layers, then flatten and a linear head."""
+    """Random small CNNs on 64x64 inputs (five layers shrink it at most to 2x2): conv, pool,
+    activation layers, then flatten and a linear head."""
     layers = []
     for _ in range(draw(st.integers(1, 5))):
         kind = draw(st.sampled_from(["conv", "pool", "act"]))
@@ -39,9 +40,9 @@ def cnn_stacks(draw):
 
 @given(cnn_stacks(), st.integers(2, 9))
 def test_counts_are_linear_in_the_batch_size(layers, batch):
-    single = archspec.analyze(spec(["B", 3, 16, 16], layers, {"B": 1}))
-    many = archspec.analyze(spec(["B", 3, 16, 16], layers, {"B": 1}), B=batch)
-    symbolic = archspec.analyze(spec(["B", 3, 16, 16], layers, {"B": None}))
+    single = archspec.analyze(spec(["B", 3, 64, 64], layers, {"B": 1}))
+    many = archspec.analyze(spec(["B", 3, 64, 64], layers, {"B": 1}), B=batch)
+    symbolic = archspec.analyze(spec(["B", 3, 64, 64], layers, {"B": None}))
     for key in ("macs", "flops", "activations"):
         assert many.totals[key] == batch * single.totals[key]
         assert evaluate_at(symbolic.totals[key], {"B": batch}) == many.totals[key]
@@ -50,7 +51,7 @@ def test_counts_are_linear_in_the_batch_size(layers, batch):
 
 @given(cnn_stacks())
 def test_totals_are_the_sum_of_the_rows(layers):
-    report = archspec.analyze(spec([2, 3, 16, 16], layers))
+    report = archspec.analyze(spec([2, 3, 64, 64], layers))
     for key in ("params", "buffers", "macs", "flops"):
         assert report.totals[key] == sum(getattr(row, key) for row in report.layers)
     assert report.totals["activations"] == sum(row.activations for row in report.layers)
