@@ -49,6 +49,32 @@ def test_counts_are_linear_in_the_batch_size(layers, batch):
     assert many.totals["params"] == single.totals["params"] == symbolic.totals["params"]
 
 
+def params_by_hand(layers, channels, size):
+    """An independent walk of a random stack: track channels and the square size, sum params."""
+    params = 0
+    for layer in layers:
+        kind = layer if isinstance(layer, str) else layer["type"]
+        if kind == "Conv2d":
+            k, p, out = layer["kernel_size"], layer["padding"], layer["out_channels"]
+            params += out * channels * k * k + (out if layer["bias"] else 0)
+            channels, size = out, size + 2 * p - k + 1
+        elif kind in ("MaxPool2d", "AvgPool2d"):
+            size = -(-size // 2)  # kernel 2, stride 2, ceil_mode
+        elif kind == "BatchNorm2d":
+            params += 2 * channels
+        elif kind == "Flatten":
+            channels, size = channels * size * size, 1
+        elif kind == "Linear":
+            params += channels * layer["out_features"] + layer["out_features"]
+    return params
+
+
+@given(cnn_stacks())
+def test_params_equal_an_independent_count(layers):
+    report = archspec.analyze(spec([1, 3, 64, 64], layers))
+    assert report.totals["params"] == params_by_hand(layers, 3, 64)
+
+
 @given(cnn_stacks())
 def test_totals_are_the_sum_of_the_rows(layers):
     report = archspec.analyze(spec([2, 3, 64, 64], layers))
