@@ -29,8 +29,7 @@ def analyze(spec: Any, **bindings: Any) -> Report:
 def analyze_spec(spec: Spec, source: SpecSource, bindings: Mapping[str, Any] | None = None) -> Report:
     """Analyze an already validated spec."""
     env = bind_params(spec, source, bindings or {})
-    input_name = spec.input_name
-    x = _input_shape(spec, source, env)
+    x = input_shape = _input_shape(spec, source, env)
     rows = []
     for index, (layer, name) in enumerate(zip(spec.layers, layer_names(spec.layers))):
         where = f"layers[{index}] ({name}, {layer.type})"
@@ -44,9 +43,7 @@ def analyze_spec(spec: Spec, source: SpecSource, bindings: Mapping[str, Any] | N
             raise ShapeError(source.problem(f"{exc}; input shape {format_shape(x)}", ("layers", index), where)) from None
         x = rows[-1].output_shape
     public_params = {name: as_plain(value) for name, value in env.items()}
-    return Report.build(
-        spec.name, spec.description, public_params, {input_name: _input_shape(spec, source, env)}, {rows[-1].name: x}, rows
-    )
+    return Report.build(spec.name, spec.description, public_params, {spec.input_name: input_shape}, {rows[-1].name: x}, rows)
 
 
 def _analyze_layer(layer, name: str, x: tuple[Value, ...]) -> LayerRow:

@@ -108,13 +108,8 @@ class Spec(BaseModel):
         return next(iter(self.inputs))
 
 
-def snake_case(type_name: str) -> str:
-    """`AdaptiveAvgPool2d` -> `adaptive_avg_pool2d`."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type_name).lower().replace("re_lu", "relu").replace("si_lu", "silu")
-
-
 def layer_names(layers: list[Any]) -> list[str]:
-    """Each layer's name: its own `name`, or snake_case type plus a per-type counter."""
+    """Each layer's name: its own `name`, or the lowercased type plus a per-type counter."""
     counters: dict[str, int] = {}
     names = []
     for layer in layers:
@@ -124,7 +119,7 @@ def layer_names(layers: list[Any]) -> list[str]:
             type_name, given = str(layer.get("type", "layer")), layer.get("name")
         else:
             type_name, given = str(layer), None
-        base = snake_case(type_name)
+        base = type_name.lower()
         index = counters.get(base, 0)
         counters[base] = index + 1
         names.append(str(given) if given is not None else f"{base}_{index}")

@@ -6,7 +6,7 @@ import pytest
 
 import archspec
 from archspec.errors import SpecError
-from archspec.spec import json_schema, snake_case
+from archspec.spec import json_schema
 
 GOOD_HEAD = """\
 name: t
@@ -113,12 +113,9 @@ layers:
     assert [row.output_shape for row in report.layers] == [(1, 4, 8, 8), (1, 4, 8, 8), (1, 8, 8, 8)]
 
 
-def test_generated_names_are_stable_snake_case():
-    assert snake_case("AdaptiveAvgPool2d") == "adaptive_avg_pool2d"
-    assert snake_case("ReLU6") == "relu6"
-    assert snake_case("BatchNorm2d") == "batch_norm2d"
-    report = archspec.analyze(GOOD_HEAD + "  - ReLU\n  - {type: ReLU, name: mid}\n  - ReLU\n")
-    assert [row.name for row in report.layers] == ["relu_0", "mid", "relu_2"]
+def test_generated_names_are_the_lowercased_type_and_a_counter():
+    report = archspec.analyze(GOOD_HEAD + "  - ReLU\n  - {type: ReLU, name: mid}\n  - ReLU\n  - {type: AdaptiveAvgPool2d, output_size: 1}\n")
+    assert [row.name for row in report.layers] == ["relu_0", "mid", "relu_2", "adaptiveavgpool2d_0"]
 
 
 def test_json_schema_lists_every_layer_type():

@@ -64,11 +64,10 @@ def _sizes_validator(minimum: int):
     return AfterValidator(validate)
 
 
-_EXPR_DOC = "an integer or an expression over params"
 Scalar = Union[StrictInt, str]
 
 # Argument types. In a parsed spec they hold Expr; on a bound layer, numbers.
-Size = Annotated[Scalar, _size_validator(1), IntArg(1), Field(json_schema_extra={"x-archspec": _EXPR_DOC})]
+Size = Annotated[Scalar, _size_validator(1), IntArg(1)]
 Count = Annotated[Scalar, _size_validator(0), IntArg(0)]
 Sizes = Annotated[Union[Scalar, list[Scalar]], _sizes_validator(1), IntArg(1, per_dim=True)]
 Counts = Annotated[Union[Scalar, list[Scalar]], _sizes_validator(0), IntArg(0, per_dim=True)]
@@ -86,7 +85,7 @@ class Layer(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     type: str
-    name: str | None = Field(None, description="Unique layer name; default: snake_case type and a per-type counter.")
+    name: str | None = Field(None, description="Unique layer name; default: the lowercased type and a per-type counter.")
 
     # Length of per-dimension arguments (kernel_size, stride, ...); None for other layers.
     spatial_dims: ClassVar[int | None] = None
