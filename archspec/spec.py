@@ -117,8 +117,10 @@ def layer_names(layers: list[Any]) -> list[str]:
             type_name, given = layer.type, layer.name
         elif isinstance(layer, dict):
             type_name, given = str(layer.get("type", "layer")), layer.get("name")
+        elif isinstance(layer, str):
+            type_name, given = layer, None
         else:
-            type_name, given = str(layer), None
+            type_name, given = "layer", None  # not a layer at all; only named in errors
         base = type_name.lower()
         index = counters.get(base, 0)
         counters[base] = index + 1

@@ -82,7 +82,7 @@ Dim = Annotated[StrictInt, Field(description="a tensor dimension index; negative
 class Layer(BaseModel):
     """Base of every layer type (see the module docstring)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, defer_build=True)
 
     type: str
     name: str | None = Field(None, description="Unique layer name; default: the lowercased type and a per-type counter.")
