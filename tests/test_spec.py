@@ -66,7 +66,8 @@ def test_unknown_top_level_field_suggests_the_right_one():
 
 
 def test_duplicate_names_and_keys():
-    assert "layer name 'a' is used by layers[0] and layers[1]" in errors_of(GOOD_HEAD + "  - {type: ReLU, name: a}\n  - {type: Tanh, name: a}\n")[0].message
+    (problem,) = errors_of(GOOD_HEAD + "  - {type: ReLU, name: a}\n  - {type: Tanh, name: a}\n")
+    assert (problem.line, problem.where, problem.message) == (7, "layers[1] (a, Tanh)", "layer name 'a' is already used by layers[0]")
     assert "duplicate key 'name'" in errors_of("name: a\nname: b\n")[0].message
 
 
