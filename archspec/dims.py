@@ -100,8 +100,3 @@ def evaluate_at(value: Value, values: dict[str, int]) -> Value:
     from archspec.symbolic import symbol
 
     return as_plain(value.xreplace({symbol(name): sympy.Integer(v) for name, v in values.items()}))
-
-
-def format_value(value: Value) -> str:
-    """A value as text: the integer, or the sympy expression."""
-    return str(as_plain(value))
