@@ -16,6 +16,7 @@ Grammar (precedence low to high)::
 from __future__ import annotations
 
 import math
+import operator
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -355,22 +356,24 @@ def _evaluate(node: Node, env: Mapping[str, Any], source: str) -> Any:
         return evaluator(node, env, source)
     left = _evaluate(node.left, env, source)
     right = _evaluate(node.right, env, source)
-    both_numbers = _is_number(left) and _is_number(right)
-    if node.op == "+":
-        return left + right if both_numbers else _sym(left) + _sym(right)
-    if node.op == "-":
-        return left - right if both_numbers else _sym(left) - _sym(right)
-    if node.op == "*":
-        return left * right if both_numbers else _sym(left) * _sym(right)
-    if node.op == "/":
-        return Fraction(left) / right if both_numbers else _sym(left) / _sym(right)
+    if node.op == "**":
+        return _power(left, right, source)
+    if _is_number(left) and _is_number(right):
+        # Exact arithmetic on int and Fraction, no sympy.
+        return _NUMBER_OPS[node.op](left, right)
+    left, right = _sym(left), _sym(right)
     if node.op == "//":
-        if both_numbers:
-            return left // right
-        return floordiv(_sym(left), _sym(right))
+        return floordiv(left, right)
     if node.op == "%":
-        if both_numbers:
-            return left % right
-        left, right = _sym(left), _sym(right)
         return left - right * floordiv(left, right)
-    return _power(left, right, source)
+    return _NUMBER_OPS[node.op](left, right)
+
+
+_NUMBER_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": lambda a, b: Fraction(a) / b if _is_number(a) else a / b,
+    "//": operator.floordiv,
+    "%": operator.mod,
+}

@@ -271,4 +271,4 @@ def json_schema() -> dict[str, Any]:
     return schema
 
 
-__all__ = ["Spec", "InputSpec", "validate", "layer_names", "json_schema", "Expr"]
+__all__ = ["Spec", "InputSpec", "validate", "parse_layer", "layer_names", "json_schema"]

@@ -88,15 +88,16 @@ class _ConvNd(Layer):
         )
         return (*batch, self.out_channels, *out_spatial)
 
-    def param_count(self, x: Shape) -> Value:
+    def _taps(self, x: Shape) -> Value:
+        """Multiply-accumulates per output element: (C_in / groups) * prod(k)."""
         _, channels, _ = self._split(x)
-        weights = self.out_channels * exact_div(channels, self.groups, "in_channels / groups") * product(self.kernel_size)
-        return weights + (self.out_channels if self.bias else 0)
+        return exact_div(channels, self.groups, "in_channels / groups") * product(self.kernel_size)
+
+    def param_count(self, x: Shape) -> Value:
+        return self.out_channels * self._taps(x) + (self.out_channels if self.bias else 0)
 
     def macs(self, x: Shape, out: Shape) -> Value:
-        batch, channels, _ = self._split(x)
-        taps = exact_div(channels, self.groups, "in_channels / groups") * product(self.kernel_size)
-        return product(out) * taps
+        return product(out) * self._taps(x)
 
     def other_flops(self, x: Shape, out: Shape) -> Value:
         return product(out) * flops_per_element("bias") if self.bias else 0
