@@ -20,6 +20,8 @@ class ElementCost:
 
 PER_ELEMENT_FLOPS: dict[str, ElementCost] = {
     "bias": ElementCost(1, "one add per output element"),
+    "add": ElementCost(1, "one add per output element for each input after the first"),
+    "mul": ElementCost(1, "one multiply per output element for each input after the first"),
     "ReLU": ElementCost(1, "max(x, 0)"),
     "ReLU6": ElementCost(2, "min(max(x, 0), 6)"),
     "LeakyReLU": ElementCost(2, "compare, multiply by the slope"),
@@ -32,6 +34,9 @@ PER_ELEMENT_FLOPS: dict[str, ElementCost] = {
     "SiLU": ElementCost(4, "sigmoid (3), times x"),
     "Hardswish": ElementCost(5, "add 3, clamp to [0, 6] (2), times x, divide by 6"),
     "Hardsigmoid": ElementCost(4, "add 3, clamp to [0, 6] (2), divide by 6"),
+    "LayerNorm": ElementCost(
+        5, "sum for the mean, subtract it, square, sum the squares, times 1/std (plus 4 per row and the affine ops)"
+    ),
     "BatchNorm": ElementCost(
         2, "x*scale + shift, with per-channel scale and shift folded from the running statistics"
     ),

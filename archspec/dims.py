@@ -91,6 +91,15 @@ def definitely_different(a: Value, b: Value) -> bool:
     return difference.is_zero is False and difference.is_number
 
 
+def definitely_equal(a: Value, b: Value) -> bool:
+    """True when a == b for every value of the free symbols."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a == b
+    import sympy
+
+    return sympy.expand(a - b) == 0
+
+
 def evaluate_at(value: Value, values: dict[str, int]) -> Value:
     """The value with free params replaced by numbers, e.g. evaluate_at(macs, {"B": 8})."""
     if isinstance(value, int):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from archspec.costs import PER_ELEMENT_FLOPS
 from archspec.layers import REGISTRY
-from archspec.layers.base import Layer, int_fields
+from archspec.layers.base import GraphFields, Layer, int_fields
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -78,7 +78,7 @@ def layer_reference() -> str:
         if cost_key:
             cost = PER_ELEMENT_FLOPS[cost_key]
             out.append(f"FLOPs = numel * {cost.flops} ({cost.operations}); no params, no MACs.\n")
-        arguments = [name for name in cls.model_fields if name not in ("type", "name")]
+        arguments = [name for name in cls.model_fields if name not in GraphFields.model_fields]
         if arguments:
             out.append("| argument | type | default | notes |")
             out.append("| --- | --- | --- | --- |")

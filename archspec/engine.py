@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any, Mapping
 
-from archspec.dims import Value, as_plain, is_concrete, to_exact
+from archspec.dims import as_plain, definitely_equal, is_concrete, product, to_exact, total
 from archspec.errors import ExprError, LayerError, Problem, ShapeError, SpecError, did_you_mean
 from archspec.expr import Expr, parse
-from archspec.layers.base import IntArg, evaluate_int_arg, format_shape
+from archspec.layers.base import IntArg, Layer, Shape, evaluate_int_arg, format_shape
 from archspec.report import LayerRow, Report
 from archspec.source import SpecSource
-from archspec.spec import Spec, layer_names, validate
+from archspec.spec import BlockCall, Graph, Model, Node, Ref, Spec, validate
 
 _POSITIVE = IntArg(1)
+
+
+MAX_EXPANDED_LAYERS = 200_000  # layers after unrolling blocks and repeats
 
 
 def analyze(spec: Any, **bindings: Any) -> Report:
@@ -22,45 +26,169 @@ def analyze(spec: Any, **bindings: Any) -> Report:
     A binding is a number, an expression string over the other params, or None to keep
     the param as a free symbol.
     """
-    parsed, source = validate(spec)
-    return analyze_spec(parsed, source, bindings)
+    model, source = validate(spec)
+    return analyze_model(model, source, bindings)
 
 
-def analyze_spec(spec: Spec, source: SpecSource, bindings: Mapping[str, Any] | None = None) -> Report:
+def analyze_model(model: Model, source: SpecSource, bindings: Mapping[str, Any] | None = None) -> Report:
     """Analyze an already validated spec."""
+    spec = model.spec
     env = bind_params(spec, source, bindings or {})
-    x = input_shape = _input_shape(spec, source, env)
-    rows = []
-    for index, (layer, name) in enumerate(zip(spec.layers, layer_names(spec.layers))):
-        where = f"layers[{index}] ({name}, {layer.type})"
-        try:
-            bound = layer.bind(env)
-        except LayerError as exc:
-            raise SpecError(source.problem(str(exc), ("layers", index), where)) from None
-        try:
-            rows.append(_analyze_layer(bound, name, x))
-        except LayerError as exc:
-            raise ShapeError(source.problem(f"{exc}; input shape {format_shape(x)}", ("layers", index), where)) from None
-        x = rows[-1].output_shape
+    inputs = {name: (_input_shape(name, tensor, source, env),) for name, tensor in spec.inputs.items()}
+    walk = _Walk(model, source, env)
+    values = walk.graph(model.main, env, inputs, ())
+    outputs = {str(ref): walk.resolve(ref, values) for ref in model.main.outputs}
     public_params = {name: as_plain(value) for name, value in env.items()}
-    return Report.build(spec.name, spec.description, public_params, {spec.input_name: input_shape}, {rows[-1].name: x}, rows)
+    inputs_shapes = {name: shapes[0] for name, shapes in inputs.items()}
+    return Report.build(spec.name, spec.description, public_params, inputs_shapes, outputs, walk.rows)
 
 
-def _analyze_layer(layer, name: str, x: tuple[Value, ...]) -> LayerRow:
-    out = tuple(as_plain(d) for d in layer.output_shape(x))
-    for d in out:
-        if is_concrete(d) and d < 1:
-            raise LayerError(f"the output shape {format_shape(out)} has an empty dimension")
-    macs = as_plain(layer.macs(x, out=out))
+Shapes = tuple[Shape, ...]  # the outputs of one node (one tensor for all but Split/Chunk)
+Scope = tuple[tuple[str, str], ...]  # (name, type) of each enclosing block application
+
+
+class _Walk:
+    """Runs graphs in order: binds each node's arguments, infers shapes, records rows."""
+
+    def __init__(self, model: Model, source: SpecSource, params: Mapping[str, Any]):
+        self.model = model
+        self.source = source
+        self.params = params
+        self.rows: list[LayerRow] = []
+
+    def graph(self, graph: Graph, env: Mapping[str, Any], inputs: dict[str, Shapes], scope: Scope) -> dict[str, Shapes]:
+        """Every node's outputs, by name, for one application of `graph`."""
+        values = dict(inputs)
+        previous = Ref(graph.inputs[0])
+        for node in graph.nodes:
+            xs: tuple[Shape, ...] = ()
+            try:
+                refs = (previous,) if node.sources is None else node.sources
+                if isinstance(node.op, Layer) and node.sources is None and node.op.arity[1] == 0:
+                    refs = ()  # a layer without inputs, such as Parameter
+                xs = tuple(self.resolve(ref, values) for ref in refs)
+                op = self.bind(node, env)
+                values[node.name] = self.repeated(node, op, xs, scope)
+            except LayerError as exc:
+                shapes = "; input shape " + ", ".join(map(format_shape, xs)) if xs else ""
+                raise ShapeError(self.problem(node, scope, f"{exc}{shapes}")) from None
+            previous = Ref(node.name)
+        return values
+
+    def resolve(self, ref: Ref, values: dict[str, Shapes]) -> Shape:
+        outputs = values[ref.node]
+        if ref.output is None:
+            if len(outputs) != 1:
+                raise LayerError(
+                    f"{ref.node!r} has {len(outputs)} outputs; name one as "
+                    + " or ".join(f"{ref.node}.{i}" for i in range(len(outputs)))
+                )
+            return outputs[0]
+        if ref.output >= len(outputs):
+            raise LayerError(f"{ref} names output {ref.output}, but {ref.node!r} has {len(outputs)} output(s)")
+        return outputs[ref.output]
+
+    def bind(self, node: Node, env: Mapping[str, Any]):
+        op = node.op
+        if isinstance(op, BlockCall):
+            values = {name: _param_value(name, value, env) for name, value in op.args.items()}
+            repeat = None if op.repeat is None else evaluate_int_arg("repeat", op.repeat, IntArg(0), env)
+            return _BoundBlock(op.type, values, repeat)
+        try:
+            return op.bind(env)
+        except ExprError as exc:
+            raise LayerError(str(exc)) from None
+
+    def repeated(self, node: Node, op, xs: tuple[Shape, ...], scope: Scope) -> Shapes:
+        """Apply a node `repeat` times in sequence; a free repeat count multiplies one application."""
+        count = 1 if op.repeat is None else op.repeat
+        level = (*scope, (node.name, node.type))
+        if count == 1:
+            return self.apply(node, op, xs, level)
+        if is_concrete(count):
+            outputs: Shapes = xs
+            for i in range(count):
+                outputs = self.apply(node, op, self._single(outputs, node), (*level, (str(i), node.type)))
+            return outputs
+        first = len(self.rows)
+        outputs = self.apply(node, op, xs, (*level, ("*", node.type)))
+        if len(outputs) != 1 or len(outputs[0]) != len(xs[0]) or not all(map(definitely_equal, outputs[0], xs[0])):
+            raise LayerError(
+                f"repeat: {count} is a free symbol, so the repeated unit must keep its input shape "
+                f"{format_shape(xs[0])}, but it returns {' and '.join(map(format_shape, outputs))}; "
+                "bind the param (--set) to unroll the repeats one by one"
+            )
+        for i in range(first, len(self.rows)):
+            row = self.rows[i]
+            scaled = {key: as_plain(count * getattr(row, key)) for key in _SCALED}
+            self.rows[i] = replace(row, **scaled, times=as_plain(count * row.times))
+        return outputs
+
+    def _single(self, outputs: Shapes, node: Node) -> tuple[Shape]:
+        if len(outputs) != 1:
+            raise LayerError(f"repeat feeds each application's output to the next, but {node.type} has {len(outputs)} outputs")
+        return outputs
+
+    def apply(self, node: Node, op, xs: tuple[Shape, ...], level: Scope) -> Shapes:
+        """One application of a layer (one row) or of a block (its rows)."""
+        if len(self.rows) >= MAX_EXPANDED_LAYERS:
+            raise LayerError(f"the network expands to more than {MAX_EXPANDED_LAYERS} layers (blocks and repeats unrolled)")
+        if isinstance(op, _BoundBlock):
+            block = self.model.blocks[op.type]
+            env = self.block_env(block, op, node, level)
+            values = self.graph(block, env, {name: (x,) for name, x in zip(block.inputs, xs)}, level)
+            return tuple(self.resolve(ref, values) for ref in block.outputs)
+        self.rows.append(_analyze_layer(op, level, xs))
+        return self.rows[-1].output_shapes
+
+    def block_env(self, block: Graph, call: _BoundBlock, node: Node, level: Scope) -> dict[str, Any]:
+        """The params, then the block's arguments: given at the call, else their defaults in order."""
+        env = dict(self.params)
+        for name, default in block.args.items():
+            if name in call.args:
+                env[name] = call.args[name]
+            else:
+                try:
+                    env[name] = _param_value(name, default, env)
+                except ExprError as exc:
+                    raise LayerError(f"block {block.block} argument '{name}': {exc}") from None
+        return env
+
+    def problem(self, node: Node, scope: Scope, message: str) -> Problem:
+        where = node.where
+        if scope:
+            where += f" at {'.'.join(name for name, _ in scope)}"
+        return self.source.problem(message, node.path, where)
+
+
+@dataclass(frozen=True)
+class _BoundBlock:
+    type: str
+    args: dict[str, Any]
+    repeat: Any
+
+
+_SCALED = ("params", "buffers", "macs", "flops", "activations")
+
+
+def _analyze_layer(layer, level: Scope, xs: tuple[Shape, ...]) -> LayerRow:
+    outs = tuple(tuple(as_plain(d) for d in shape) for shape in layer.output_shapes(*xs))
+    for out in outs:
+        for d in out:
+            if is_concrete(d) and d < 1:
+                raise LayerError(f"the output shape {format_shape(out)} has an empty dimension")
+    out = outs[0] if len(outs) == 1 else outs
+    macs = as_plain(layer.macs(*xs, out=out))
     return LayerRow(
-        name=name,
-        type=layer.type,
-        input_shapes=(x,),
-        output_shape=out,
-        params=as_plain(layer.param_count(x)),
-        buffers=as_plain(layer.buffer_count(x)),
+        path=tuple(name for name, _ in level),
+        types=tuple(type_name for _, type_name in level),
+        input_shapes=xs,
+        output_shapes=outs,
+        params=as_plain(layer.param_count(*xs)),
+        buffers=as_plain(layer.buffer_count(*xs)),
         macs=macs,
-        flops=as_plain(2 * macs + layer.other_flops(x, out=out)),
+        flops=as_plain(2 * macs + layer.other_flops(*xs, out=out)),
+        activations=total(product(shape) for shape in outs),
     )
 
 
@@ -112,10 +240,9 @@ def _param_value(name: str, value: Any, env: Mapping[str, Any]) -> Any:
     raise ExprError(f"expected a number or an expression, found {value!r}")
 
 
-def _input_shape(spec: Spec, source: SpecSource, env: Mapping[str, Any]) -> tuple[Value, ...]:
-    name = spec.input_name
+def _input_shape(name: str, tensor: Any, source: SpecSource, env: Mapping[str, Any]) -> Shape:
     dims = []
-    for i, dim in enumerate(spec.inputs[name].shape):
+    for i, dim in enumerate(tensor.shape):
         try:
             dims.append(evaluate_int_arg(f"shape[{i}]", dim, _POSITIVE, env))
         except LayerError as exc:

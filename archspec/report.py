@@ -2,32 +2,48 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
-from archspec.dims import Value, as_plain, product, total
+from archspec.dims import Value, as_plain, total
 
 TOTAL_KEYS = ("params", "buffers", "macs", "flops", "activations")
 
 
 @dataclass(frozen=True)
 class LayerRow:
-    """One analyzed layer: its shapes and its counts."""
+    """One analyzed layer (or, collapsed, one block): its place, shapes and counts.
 
-    name: str
-    type: str
+    `path` names the row from the top level down (`("layer3", "1", "conv2d_0")`) and
+    `types` gives the type at each level (`("BasicBlock", "BasicBlock", "Conv2d")`).
+    A row under a repeat whose count stays a free symbol stands for `times`
+    applications (path component `*`); its counts are already multiplied.
+    """
+
+    path: tuple[str, ...]
+    types: tuple[str, ...]
     input_shapes: tuple[tuple[Value, ...], ...]
-    output_shape: tuple[Value, ...]
+    output_shapes: tuple[tuple[Value, ...], ...]
     params: Value
     buffers: Value
     macs: Value
     flops: Value
+    activations: Value  # elements of the output tensor(s), times `times`
+    times: Value = 1
 
     @property
-    def activations(self) -> Value:
-        """Elements of the layer's output tensor."""
-        return product(self.output_shape)
+    def name(self) -> str:
+        return ".".join(self.path)
+
+    @property
+    def type(self) -> str:
+        return self.types[-1]
+
+    @property
+    def output_shape(self) -> tuple[Value, ...]:
+        """The output's shape (the first output's, for a layer with several)."""
+        return self.output_shapes[0]
 
 
 @dataclass(frozen=True)
@@ -48,6 +64,19 @@ class Report:
         totals = {key: total(getattr(row, key) for row in layers) for key in TOTAL_KEYS}
         return cls(name, description, params, inputs, outputs, tuple(layers), totals)
 
+    def collapsed(self, depth: int) -> "Report":
+        """One row per block at `depth` levels down (like torchinfo's depth); totals unchanged."""
+        if depth < 1:
+            raise ValueError(f"depth must be at least 1, found {depth}")
+        groups: list[list[LayerRow]] = []
+        for row in self.layers:
+            key = row.path[:depth]
+            if groups and groups[-1][0].path[:depth] == key:
+                groups[-1].append(row)
+            else:
+                groups.append([row])
+        return replace(self, layers=tuple(_merge_rows(group, depth) for group in groups))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data: integers when bound, expression strings otherwise."""
         return {
@@ -61,15 +90,27 @@ class Report:
                     "name": row.name,
                     "type": row.type,
                     "input_shapes": [_json_shape(s) for s in row.input_shapes],
-                    "output_shape": _json_shape(row.output_shape),
+                    "output_shapes": [_json_shape(s) for s in row.output_shapes],
                     "params": _json_value(row.params),
                     "buffers": _json_value(row.buffers),
                     "macs": _json_value(row.macs),
                     "flops": _json_value(row.flops),
+                    "activations": _json_value(row.activations),
+                    **({"times": _json_value(row.times)} if row.times != 1 else {}),
                 }
                 for row in self.layers
             ],
         }
+
+
+def _merge_rows(rows: list[LayerRow], depth: int) -> LayerRow:
+    if len(rows) == 1 and len(rows[0].path) <= depth:
+        return rows[0]
+    first, last = rows[0], rows[-1]
+    sums = {key: total(getattr(row, key) for row in rows) for key in ("params", "buffers", "macs", "flops", "activations")}
+    return LayerRow(
+        first.path[:depth], first.types[:depth], first.input_shapes, last.output_shapes, **sums, times=first.times
+    )
 
 
 def _json_value(value: Any) -> Any:

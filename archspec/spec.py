@@ -1,17 +1,22 @@
-"""The spec format: pydantic models that a YAML document is validated into.
+"""The spec format: a YAML document validated into typed graphs before any analysis.
 
     name, description
     params:  {NAME: number | expression | null}        # null stays a free symbol
     inputs:  {NAME: {shape: [dims...], dtype: float32}}
-    layers:  [ {type: Conv2d, out_channels: 16, ...} | "ReLU", ... ]
+    blocks:  {TypeName: {args: {ARG: default | null}, inputs: [input], layers: [...]}}
+    layers:  [ {type: Conv2d, out_channels: 16, name:, from:, repeat:} | "ReLU", ... ]
+    outputs: [names]                                     # default: the last layer
 
-Validation problems are reported together, each with the file, line and column of
-the offending value (see `validate`).
+`validate` turns the document into a `Model`: the top-level `Graph` and one `Graph` per
+block, whose nodes hold validated layer models (or block calls) and resolved references.
+Every problem found is reported together, with the file, line and column of the
+offending value.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Annotated, Any, Literal, Union
 
@@ -20,11 +25,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, Ty
 from archspec.errors import ExprError, LayerError, Problem, SpecError, did_you_mean
 from archspec.expr import FUNCTIONS, Expr, parse
 from archspec.layers import REGISTRY
-from archspec.layers.base import Layer, Size, int_fields
+from archspec.layers.base import GRAPH_FIELDS, GraphFields, Layer, Size, int_fields
 from archspec.source import SpecSource, load_source
 
 DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32", "int8", "uint8", "bool")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_REFERENCE = re.compile(r"^(?P<node>[A-Za-z_][A-Za-z0-9_]*)(?:\.(?P<output>[0-9]+))?$")
 
 
 def _bare_name_to_layer(value: Any) -> Any:
@@ -50,6 +56,15 @@ ParamValue = Annotated[
 ]
 
 
+def _check_identifiers(names: Any, what: str) -> Any:
+    for name in names:
+        if not _IDENTIFIER.match(str(name)):
+            raise ValueError(f"{what} name {name!r} is not a valid name (letters, digits and _)")
+        if name in FUNCTIONS:
+            raise ValueError(f"{what} name {name!r} is taken by the function {name}()")
+    return names
+
+
 class InputSpec(BaseModel):
     """One input tensor: its shape in PyTorch layout and its dtype."""
 
@@ -59,8 +74,33 @@ class InputSpec(BaseModel):
     dtype: Literal[DTYPES] = "float32"
 
 
+class BlockSpec(BaseModel):
+    """A reusable sub-network, used in `layers:` like a layer type."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    args: dict[str, ParamValue] = Field(
+        default_factory=dict, description="argument defaults (expressions of params and earlier args); null = required"
+    )
+    inputs: list[str] = Field(["input"], min_length=1, description="names of the block's input tensors")
+    layers: list[Any] = Field(min_length=1, description="the block's layers; its output is the last one's")
+
+    @field_validator("args")
+    @classmethod
+    def _check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
+        return _check_identifiers(args, "block argument")
+
+    @field_validator("inputs")
+    @classmethod
+    def _check_inputs(cls, inputs: list[str]) -> list[str]:
+        _check_identifiers(inputs, "block input")
+        if len(set(inputs)) != len(inputs):
+            raise ValueError(f"block inputs repeat a name: {inputs}")
+        return inputs
+
+
 class Spec(BaseModel):
-    """A whole architecture spec."""
+    """A whole architecture spec (the document; `Model` is its validated graph form)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -68,43 +108,97 @@ class Spec(BaseModel):
     description: str = ""
     params: dict[str, ParamValue] = Field(default_factory=dict)
     inputs: dict[str, InputSpec] = Field(min_length=1)
+    blocks: dict[str, BlockSpec] = Field(default_factory=dict, description="reusable sub-networks by type name")
     # Validated one by one against their own type (see `validate`), so that only the
     # layer types a spec uses get their validators built: a fast start for the CLI.
     layers: list[Any] = Field(min_length=1, description="the layers, applied in sequence")
+    outputs: list[str] | None = Field(None, min_length=1, description="the network's outputs; default: the last layer")
 
     @field_validator("params")
     @classmethod
     def _check_params(cls, params: dict[str, Any]) -> dict[str, Any]:
-        for name in params:
-            if not _IDENTIFIER.match(str(name)):
-                raise ValueError(f"param name {name!r} is not a valid name (letters, digits and _)")
-            if name in FUNCTIONS:
-                raise ValueError(f"param name {name!r} is taken by the function {name}()")
-        return params
+        return _check_identifiers(params, "param")
 
     @field_validator("inputs")
     @classmethod
-    def _one_input(cls, inputs: dict[str, InputSpec]) -> dict[str, InputSpec]:
-        if len(inputs) != 1:
-            raise ValueError(f"expected exactly one input, found {len(inputs)} ({', '.join(inputs)})")
-        return inputs
+    def _check_inputs(cls, inputs: dict[str, Any]) -> dict[str, Any]:
+        return _check_identifiers(inputs, "input")
+
+    @field_validator("blocks")
+    @classmethod
+    def _check_blocks(cls, blocks: dict[str, Any]) -> dict[str, Any]:
+        _check_identifiers(blocks, "block")
+        for name in blocks:
+            if name in REGISTRY:
+                raise ValueError(f"block name {name!r} is already a layer type; choose another name")
+        return blocks
+
+
+class BlockCall(GraphFields):
+    """One use of a block in a `layers:` list; its arguments are the extra keys."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     @property
-    def input_name(self) -> str:
-        return next(iter(self.inputs))
+    def args(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+# ---- the validated graph form -------------------------------------------------------
+@dataclass(frozen=True)
+class Ref:
+    """A reference to a tensor: a node's (or an input's) output, or output K of it."""
+
+    node: str
+    output: int | None = None
+
+    def __str__(self) -> str:
+        return self.node if self.output is None else f"{self.node}.{self.output}"
+
+
+@dataclass(frozen=True)
+class Node:
+    """One entry of a layers list: a layer or a block call, with its resolved inputs."""
+
+    name: str
+    op: Layer | BlockCall
+    sources: tuple[Ref, ...] | None  # None: the previous entry's output
+    path: tuple[Any, ...]  # where the entry is in the YAML document
+    where: str  # how errors name it: "layers[3] (conv2d_1, Conv2d)"
+
+    @property
+    def type(self) -> str:
+        return self.op.type
+
+
+@dataclass(frozen=True)
+class Graph:
+    """One scope: the spec's top level, or the body of a block."""
+
+    block: str | None  # the block's name; None at the top level
+    args: dict[str, Any]  # the block's arguments with defaults (None: required)
+    inputs: tuple[str, ...]
+    nodes: tuple[Node, ...]
+    outputs: tuple[Ref, ...]
+
+
+@dataclass(frozen=True)
+class Model:
+    """A validated spec: its params and inputs, the top-level graph, and the blocks."""
+
+    spec: Spec
+    main: Graph
+    blocks: dict[str, Graph]
 
 
 def layer_names(layers: list[Any]) -> list[str]:
-    """Each layer's name: its own `name`, or the lowercased type plus a per-type counter."""
+    """Each entry's name: its own `name`, or the lowercased type plus a per-type counter."""
     counters: dict[str, int] = {}
     names = []
     for layer in layers:
-        if isinstance(layer, Layer):
-            type_name, given = layer.type, layer.name
-        elif isinstance(layer, dict):
+        layer = _bare_name_to_layer(layer)
+        if isinstance(layer, dict):
             type_name, given = str(layer.get("type", "layer")), layer.get("name")
-        elif isinstance(layer, str):
-            type_name, given = layer, None
         else:
             type_name, given = "layer", None  # not a layer at all; only named in errors
         base = type_name.lower()
@@ -114,38 +208,198 @@ def layer_names(layers: list[Any]) -> list[str]:
     return names
 
 
-def validate(spec: Any) -> tuple[Spec, SpecSource]:
+def validate(spec: Any) -> tuple[Model, SpecSource]:
     """Parse and validate a spec (path, YAML string, dict); raise SpecError listing every problem."""
     source = load_source(spec)
     if not isinstance(source.data, dict):
         raise SpecError(source.problem(f"a spec is a mapping with inputs and layers, found {type(source.data).__name__}"))
-    problems = []
     try:
         parsed = Spec.model_validate(source.data)
     except ValidationError as exc:
-        problems += [_problem(source, error) for error in exc.errors()]
-        parsed = None
-    raw_layers = source.data.get("layers")
-    layers = []
-    if isinstance(raw_layers, list):
-        for index, raw in enumerate(raw_layers):
+        problems = [_problem(source, error) for error in exc.errors()]
+        # Layer problems are worth reporting too when only the top level is wrong.
+        if isinstance(source.data.get("layers"), list):
+            raw_blocks = source.data.get("blocks")
+            opaque = frozenset(map(str, raw_blocks)) if isinstance(raw_blocks, dict) else frozenset()
+            _Parser(source, {}, opaque).graph(None, {}, _top_inputs(source.data), source.data["layers"], None, problems)
+        raise SpecError(_unique(problems)) from None
+    parser = _Parser(source, parsed.blocks)
+    problems: list[Problem] = []
+    blocks = {
+        name: parser.graph(name, block.args, tuple(block.inputs), block.layers, None, problems)
+        for name, block in parsed.blocks.items()
+    }
+    main = parser.graph(None, {}, tuple(parsed.inputs), parsed.layers, parsed.outputs, problems)
+    problems += _block_cycles(blocks, source)
+    if not problems:
+        problems += _undefined_names(parsed, main, blocks, source)
+    if problems:
+        raise SpecError(_unique(problems))
+    return Model(parsed, main, blocks), source
+
+
+def _top_inputs(data: dict[str, Any]) -> tuple[str, ...]:
+    inputs = data.get("inputs")
+    return tuple(str(name) for name in inputs) if isinstance(inputs, dict) else ()
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))
+
+
+def scope_label(block: str | None) -> str:
+    return f"blocks.{block}." if block else ""
+
+
+class _Parser:
+    """Validates the entries of one layers list at a time into a Graph."""
+
+    def __init__(self, source: SpecSource, blocks: dict[str, BlockSpec], opaque: frozenset[str] = frozenset()):
+        self.source = source
+        self.blocks = blocks
+        self.opaque = opaque  # type names to skip silently
+
+    def graph(self, block, args, inputs, raw_layers, outputs, problems) -> Graph:
+        base = ("blocks", block, "layers") if block else ("layers",)
+        names = layer_names(raw_layers)
+        nodes, known = [], {name: -1 for name in inputs}
+        for index, (raw, name) in enumerate(zip(raw_layers, names)):
+            path = (*base, index)
+            where = self._where(block, raw, index, name)
+            op = self._entry(raw, path, where, problems)
+            problem_count = len(problems)
+            if name in known:
+                what = "an input" if known[name] < 0 else f"{scope_label(block)}layers[{known[name]}]"
+                problems.append(self.source.problem(f"layer name {name!r} is already used by {what}", (*path, "name"), where))
+            elif "." in name or not name.strip():
+                problems.append(self.source.problem(f"name {name!r} cannot be empty or contain '.'", (*path, "name"), where))
+            if op is None:
+                known.setdefault(name, index)
+                continue
+            sources = self._sources(op, raw, names, known, index, path, where, problems)
+            if index == 0 and sources is None and self._arity(op)[1] != 0 and len(inputs) > 1:
+                message = f"the first layer must say which input it takes with from: (inputs: {', '.join(inputs)})"
+                problems.append(self.source.problem(message, path, where))
+            if len(problems) == problem_count:
+                self._check_arity(op, sources, path, where, problems)
+            known.setdefault(name, index)
+            nodes.append(Node(name, op, sources, path, where))
+        return Graph(block, dict(args), tuple(inputs), tuple(nodes), self._outputs(outputs, names, known, problems))
+
+    def _where(self, block: str | None, raw: Any, index: int, name: str) -> str:
+        raw = _bare_name_to_layer(raw)
+        type_name = raw.get("type") if isinstance(raw, dict) else None
+        known = type_name in REGISTRY or type_name in self.blocks
+        label = f"{scope_label(block)}layers[{index}]"
+        return f"{label} ({name}, {type_name})" if known else f"{label} ({name})"
+
+    def _entry(self, raw: Any, path, where: str, problems: list[Problem]) -> Layer | BlockCall | None:
+        raw = _bare_name_to_layer(raw)
+        type_name = raw.get("type") if isinstance(raw, dict) else None
+        if type_name in self.opaque:
+            return None  # a block whose own definition is invalid: reported there
+        try:
+            if type_name in self.blocks:
+                return self._block_call(raw, path, where, problems)
+            return parse_layer(raw, self.blocks)
+        except ValidationError as exc:
+            problems += [self._layer_problem(error, path, where, type_name) for error in exc.errors()]
+        except LayerError as exc:
+            problems.append(self.source.problem(str(exc), path, where))
+        return None
+
+    def _block_call(self, raw: dict[str, Any], path, where: str, problems: list[Problem]) -> BlockCall | None:
+        call = BlockCall.model_validate(raw)
+        block = self.blocks[call.type]
+        count = len(problems)
+        args = {}
+        for arg, value in call.args.items():
+            if arg not in block.args:
+                known = list(block.args) + list(GRAPH_FIELDS)
+                listed = f"(arguments: {', '.join(block.args)})" if block.args else "(it takes no arguments)"
+                message = f"unknown argument '{arg}' for block {call.type}{did_you_mean(arg, known)} {listed}"
+                problems.append(self.source.problem(message, (*path, arg), where))
+                continue
             try:
-                layers.append(parse_layer(raw))
-            except ValidationError as exc:
-                problems += [_problem(source, {**error, "loc": ("layers", index, *error["loc"])}) for error in exc.errors()]
-            except LayerError as exc:
-                problems.append(source.problem(str(exc), ("layers", index), _where(raw_layers, index)))
-        problems += _duplicate_names(raw_layers, source)
-    if problems:
-        raise SpecError(problems)
-    parsed = parsed.model_copy(update={"layers": layers})
-    problems = _undefined_names(parsed, source)
-    if problems:
-        raise SpecError(problems)
-    return parsed, source
+                args[arg] = _param_value(value)
+            except ValueError as exc:
+                problems.append(self.source.problem(f"{arg}: {exc}", (*path, arg), where))
+            if value is None:
+                problems.append(self.source.problem(f"{arg}: a block argument needs a value, found null", (*path, arg), where))
+        for arg, default in block.args.items():
+            if default is None and arg not in call.args:
+                problems.append(self.source.problem(f"missing required argument '{arg}' for block {call.type}", path, where))
+        if len(problems) > count:
+            return None
+        return BlockCall.model_construct(**{**{k: getattr(call, k) for k in GraphFields.model_fields}, **args})
+
+    def _sources(self, op, raw, names, known, index, path, where, problems) -> tuple[Ref, ...] | None:
+        if op.from_ is None:
+            return None
+        refs = []
+        for i, text in enumerate(op.from_):
+            from_path = (*path, "from", i) if isinstance(raw.get("from"), list) else (*path, "from")
+            match = _REFERENCE.match(str(text))
+            if match is None:
+                message = f"from: {text!r} is not a name (a layer or input name, or name.K for output K)"
+                problems.append(self.source.problem(message, from_path, where))
+                continue
+            ref = Ref(match["node"], None if match["output"] is None else int(match["output"]))
+            if ref.node in known:
+                refs.append(ref)
+                continue
+            if ref.node in names:
+                later = names.index(ref.node)
+                message = (
+                    f"from: {ref.node!r} is {'this layer itself' if later == index else 'a later layer'}; "
+                    "a layer can only consume earlier outputs (this would make a cycle)"
+                )
+            else:
+                choices = list(known)
+                message = f"from: unknown name {ref.node!r}{did_you_mean(ref.node, choices)} (known here: {', '.join(choices)})"
+            problems.append(self.source.problem(message, from_path, where))
+        return tuple(refs)
+
+    def _arity(self, op: Layer | BlockCall) -> tuple[int, int | None]:
+        if isinstance(op, BlockCall):
+            count = len(self.blocks[op.type].inputs)
+            return count, count
+        return type(op).arity
+
+    def _check_arity(self, op, sources, path, where, problems) -> None:
+        least, most = self._arity(op)
+        count = 1 if sources is None else len(sources)
+        if sources is None and most == 0:
+            return
+        if least <= count and (most is None or count <= most):
+            if count > 1 and op.repeat is not None and not (op.repeat.is_literal and op.repeat.tree.value == 1):
+                message = "repeat applies an entry to its own output, so the entry must take one input"
+                problems.append(self.source.problem(message, (*path, "repeat"), where))
+            return
+        wanted = f"{least}" if least == most else f"{least} or more" if most is None else f"{least} to {most}"
+        found = "the previous output only" if sources is None else f"{count} ({', '.join(map(str, sources))})"
+        hint = "; name them with from: [a, b]" if least > 1 else ""
+        problems.append(self.source.problem(f"{op.type} takes {wanted} input(s), found {found}{hint}", path, where))
+
+    def _outputs(self, outputs, names, known, problems) -> tuple[Ref, ...]:
+        if outputs is None:
+            return (Ref(names[-1]),) if names else ()
+        refs = []
+        for i, text in enumerate(outputs):
+            match = _REFERENCE.match(str(text))
+            if match is None or match["node"] not in known:
+                hint = did_you_mean(str(text), known)
+                problems.append(self.source.problem(f"outputs: unknown name {text!r}{hint}", ("outputs", i)))
+                continue
+            refs.append(Ref(match["node"], None if match["output"] is None else int(match["output"])))
+        return tuple(refs)
+
+    def _layer_problem(self, error: dict[str, Any], path, where: str, type_name: Any) -> Problem:
+        loc = list(error["loc"])
+        return self.source.problem(_layer_message(error, loc, type_name, self.blocks), (*path, *loc), where)
 
 
-def parse_layer(raw: Any) -> Layer:
+def parse_layer(raw: Any, blocks: dict[str, Any] | None = None) -> Layer:
     """Validate one layer entry against its own type; ValidationError or LayerError on failure."""
     raw = _bare_name_to_layer(raw)
     if not isinstance(raw, dict):
@@ -154,40 +408,47 @@ def parse_layer(raw: Any) -> Layer:
         raise LayerError("a layer needs a 'type' (e.g. {type: Conv2d, ...}) or is a bare type name (e.g. ReLU)")
     type_name = raw["type"]
     if type_name not in REGISTRY:
-        raise LayerError(f"unknown layer type {type_name!r}{did_you_mean(str(type_name), REGISTRY)}")
+        known = [*REGISTRY, *(blocks or {})]
+        raise LayerError(f"unknown layer or block type {type_name!r}{did_you_mean(str(type_name), known)}")
     return REGISTRY[type_name].model_validate(raw)
 
 
-def _where(raw_layers: list[Any], index: int) -> str:
-    raw = _bare_name_to_layer(raw_layers[index])
-    type_name = raw.get("type") if isinstance(raw, dict) else None
-    name = layer_names(raw_layers)[index]
-    return f"layers[{index}] ({name}, {type_name})" if type_name in REGISTRY else f"layers[{index}] ({name})"
+def _block_cycles(blocks: dict[str, Graph], source: SpecSource) -> list[Problem]:
+    """A block that uses itself, directly or through others, would expand forever."""
+    problems, state = [], {}
 
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = "open"
+        for node in blocks[name].nodes:
+            if not isinstance(node.op, BlockCall):
+                continue
+            if state.get(node.type) == "open":
+                cycle = " -> ".join([*trail[trail.index(node.type) :], node.type])
+                message = f"block {node.type} uses itself ({cycle}); blocks cannot be recursive"
+                problems.append(source.problem(message, node.path, node.where))
+            elif node.type not in state:
+                visit(node.type, [*trail, node.type])
+        state[name] = "done"
 
-def _duplicate_names(raw_layers: list[Any], source: SpecSource) -> list[Problem]:
-    problems, seen = [], {}
-    for index, name in enumerate(layer_names(raw_layers)):
-        if name in seen:
-            message = f"layer name {name!r} is already used by layers[{seen[name]}]"
-            problems.append(source.problem(message, ("layers", index, "name"), _where(raw_layers, index)))
-        seen.setdefault(name, index)
+    for name in blocks:
+        if name not in state:
+            visit(name, [name])
     return problems
 
 
-def _undefined_names(spec: Spec, source: SpecSource) -> list[Problem]:
-    """Every expression that names something other than a param (declared earlier, for params)."""
+def _undefined_names(spec: Spec, main: Graph, blocks: dict[str, Graph], source: SpecSource) -> list[Problem]:
+    """Every expression that names something not in scope (params read in order; block args)."""
     problems = []
 
-    def check(expr: Any, known: list[str], path: tuple[Any, ...], where: str | None) -> None:
+    def check(expr: Any, known: list[str], path: tuple[Any, ...], where: str | None, kind: str = "params") -> None:
         if not isinstance(expr, Expr):
             return
         for name in sorted(expr.names() - set(known)):
             hint = did_you_mean(name, known)
-            if name in spec.params:
+            if name in spec.params and kind == "params":
                 message = f"'{name}' is used in {expr.source!r} before it is declared (params are read in order)"
             else:
-                listed = f" (params: {', '.join(known)})" if known else " (the spec declares no params)"
+                listed = f" ({kind}: {', '.join(known)})" if known else " (the spec declares no params)"
                 message = f"unknown name '{name}' in {expr.source!r}{hint}{listed}"
             problems.append(source.problem(message, path, where))
 
@@ -198,22 +459,31 @@ def _undefined_names(spec: Spec, source: SpecSource) -> list[Problem]:
     for input_name, tensor in spec.inputs.items():
         for i, dim in enumerate(tensor.shape):
             check(dim, declared, ("inputs", input_name, "shape", i), f"input '{input_name}'")
-    for index, (layer, name) in enumerate(zip(spec.layers, layer_names(spec.layers))):
-        where = f"layers[{index}] ({name}, {layer.type})"
-        for field_name in int_fields(type(layer)):
-            value = getattr(layer, field_name)
-            for item in value if isinstance(value, tuple) else (value,):
-                check(item, declared, ("layers", index, field_name), where)
+
+    for graph in (*blocks.values(), main):
+        scope = list(declared)
+        kind = "params"
+        if graph.block is not None:
+            kind = "params and block arguments"
+            for arg, default in graph.args.items():
+                check(default, scope, ("blocks", graph.block, "args", arg), f"block {graph.block}", kind)
+                scope = [name for name in scope if name != arg] + [arg]
+        for node in graph.nodes:
+            if isinstance(node.op, BlockCall):
+                values = {**node.op.args, "repeat": node.op.repeat}
+                for arg, value in values.items():
+                    check(value, scope, (*node.path, arg), node.where, kind)
+                continue
+            for field_name in int_fields(type(node.op)):
+                value = getattr(node.op, field_name)
+                for item in value if isinstance(value, tuple) else (value,):
+                    check(item, scope, (*node.path, field_name), node.where, kind)
     return problems
 
 
 def _problem(source: SpecSource, error: dict[str, Any]) -> Problem:
-    """Turn one pydantic error into a located, readable problem."""
+    """Turn one pydantic error on the document's top level into a located, readable problem."""
     loc = list(error["loc"])
-    if len(loc) >= 2 and loc[0] == "layers" and isinstance(loc[1], int) and "layers" in source.data:
-        raw_layers = source.data["layers"]
-        type_name = _bare_name_to_layer(raw_layers[loc[1]])["type"]
-        return source.problem(_layer_message(error, loc, type_name), tuple(loc), _where(raw_layers, loc[1]))
     return source.problem(_message(error, loc), tuple(loc))
 
 
@@ -237,38 +507,47 @@ def _known_fields(loc: list[Any]) -> list[str]:
     model: type[BaseModel] = Spec
     if loc and loc[0] == "inputs":
         model = InputSpec
+    elif loc and loc[0] == "blocks":
+        model = BlockSpec
     return list(model.model_fields)
 
 
-def _layer_message(error: dict[str, Any], loc: list[Any], type_name: str | None) -> str:
+def _layer_message(error: dict[str, Any], loc: list[Any], type_name: Any, blocks: dict[str, Any]) -> str:
     kind = error["type"]
     text = error["msg"].removeprefix("Value error, ")
-    if len(loc) == 2:
+    if not loc:
         return text  # a check across the layer's arguments
-    argument = loc[2]
-    arguments = [f for f in REGISTRY[type_name].model_fields if f != "type"]
+    argument = loc[0]
+    label = f"block {type_name}" if type_name in blocks else str(type_name)
     if kind == "extra_forbidden":
+        arguments = [info.alias or f for f, info in REGISTRY[type_name].model_fields.items() if f != "type"]
         return (
-            f"unknown argument '{argument}' for {type_name}{did_you_mean(str(argument), arguments)} "
+            f"unknown argument '{argument}' for {label}{did_you_mean(str(argument), arguments)} "
             f"(arguments: {', '.join(arguments)})"
         )
     if kind == "missing":
-        return f"missing required argument '{argument}' for {type_name}"
+        return f"missing required argument '{argument}' for {label}"
     found = "" if kind == "value_error" else f" (found {error.get('input')!r})"
-    return f"{_field_label(loc[2:])}: {text}{found}"
+    return f"{_field_label(loc)}: {text}{found}"
 
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the spec format, for editors."""
     schema = Spec.model_json_schema()
     types = tuple(sorted(REGISTRY))
-    layer = Union[Annotated[Union[tuple(REGISTRY[t] for t in types)], Field(discriminator="type")], Literal[types]]
+    layer = Union[
+        Annotated[Union[tuple(REGISTRY[t] for t in types)], Field(discriminator="type")],
+        Literal[types],
+        BlockCall,
+    ]
     layers = TypeAdapter(list[layer]).json_schema()
     schema.setdefault("$defs", {}).update(layers.pop("$defs", {}))
-    schema["properties"]["layers"] = {**layers, "minItems": 1, "description": "layers, applied in sequence"}
+    entry = {**layers, "minItems": 1, "description": "layers (or block uses), applied in sequence"}
+    schema["properties"]["layers"] = entry
+    schema["$defs"]["BlockSpec"]["properties"]["layers"] = entry
     schema["title"] = "archspec spec"
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
 
 
-__all__ = ["Spec", "InputSpec", "validate", "parse_layer", "layer_names", "json_schema"]
+__all__ = ["Spec", "InputSpec", "BlockSpec", "Model", "Graph", "Node", "Ref", "BlockCall", "validate", "parse_layer"]

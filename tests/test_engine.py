@@ -124,4 +124,4 @@ def test_report_to_dict_has_the_documented_keys():
     assert data["totals"]["params"] == 370_338
     assert data["totals"]["macs"] == "529940*B"
     assert data["inputs"] == {"x": ["B", 1, 28, 28]}
-    assert {"name", "type", "input_shapes", "output_shape", "params", "macs", "flops"} <= set(data["layers"][0])
+    assert {"name", "type", "input_shapes", "output_shapes", "params", "macs", "flops", "activations"} <= set(data["layers"][0])

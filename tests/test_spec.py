@@ -35,7 +35,7 @@ def test_several_problems_are_reported_together_with_lines():
     messages = [(p.line, p.where, p.message) for p in problems]
     assert (6, "layers[0] (conv2d_0, Conv2d)", "missing required argument 'kernel_size' for Conv2d") in messages
     assert any(line == 6 and "unknown argument 'kernel' for Conv2d; did you mean 'kernel_size'?" in m for line, _, m in messages)
-    assert (7, "layers[1] (relu_0)", "unknown layer type 'Relu'; did you mean 'ReLU'?") in messages
+    assert (7, "layers[1] (relu_0)", "unknown layer or block type 'Relu'; did you mean 'ReLU'?") in messages
     assert (8, "layers[2] (linear_0, Linear)", "missing required argument 'out_features' for Linear") in messages
 
 

@@ -25,7 +25,7 @@ from typing import Annotated, Any, ClassVar, Mapping, Sequence, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
 
-from archspec.dims import Value, as_plain, definitely_different, is_concrete
+from archspec.dims import Value, as_plain, definitely_different, definitely_equal, is_concrete
 from archspec.errors import ExprError, LayerError
 from archspec.expr import Expr, parse
 
@@ -71,6 +71,17 @@ Size = Annotated[Scalar, _size_validator(1), IntArg(1)]
 Count = Annotated[Scalar, _size_validator(0), IntArg(0)]
 Sizes = Annotated[Union[Scalar, list[Scalar]], _sizes_validator(1), IntArg(1, per_dim=True)]
 Counts = Annotated[Union[Scalar, list[Scalar]], _sizes_validator(0), IntArg(0, per_dim=True)]
+def int_list(minimum: int, description: str) -> Any:
+    """The type of an argument that is a list of integer expressions (a shape)."""
+    return Annotated[
+        list[Scalar],
+        AfterValidator(lambda items: tuple(parse_int_arg(item, minimum) for item in items)),
+        IntArg(minimum),
+        Field(min_length=1, description=description),
+    ]
+
+
+SizeOrList = Annotated[Union[Scalar, list[Scalar]], _sizes_validator(1), IntArg(1)]
 OptionalSizes = Annotated[
     Union[Scalar, None, list[Union[Scalar, None]]],
     _sizes_validator(1),
@@ -79,16 +90,38 @@ OptionalSizes = Annotated[
 Dim = Annotated[StrictInt, Field(description="a tensor dimension index; negative counts from the end")]
 
 
-class Layer(BaseModel):
-    """Base of every layer type (see the module docstring)."""
+def _sources(value: Any) -> Any:
+    return (value,) if isinstance(value, str) else tuple(value) if isinstance(value, list) else value
+
+
+class GraphFields(BaseModel):
+    """The keys every entry of a `layers:` list may have, a layer or a block: where it sits in the graph."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, defer_build=True)
 
     type: str
-    name: str | None = Field(None, description="Unique layer name; default: the lowercased type and a per-type counter.")
+    name: str | None = Field(
+        None, description="Unique name in its list; default: the lowercased type and a per-type counter."
+    )
+    from_: Annotated[Union[str, list[str], None], AfterValidator(_sources)] = Field(
+        None,
+        alias="from",
+        description="the output(s) consumed: a name, `name.K` for output K of a multi-output layer, or a list; "
+        "default: the previous entry's output",
+    )
+    repeat: Count | None = Field(None, description="apply this entry N times in sequence (N may be a free symbol)")
+
+
+GRAPH_FIELDS = tuple(info.alias or name for name, info in GraphFields.model_fields.items())
+
+
+class Layer(GraphFields):
+    """Base of every layer type (see the module docstring)."""
 
     # Length of per-dimension arguments (kernel_size, stride, ...); None for other layers.
     spatial_dims: ClassVar[int | None] = None
+    # How many input tensors the layer takes: (least, most); most None = any number.
+    arity: ClassVar[tuple[int, int | None]] = (1, 1)
 
     @model_validator(mode="after")
     def _check_per_dim_lengths(self) -> "Layer":
@@ -125,6 +158,10 @@ class Layer(BaseModel):
     def output_shape(self, *inputs: Shape) -> Shape:
         """The output shape for these input shapes."""
         raise NotImplementedError
+
+    def output_shapes(self, *inputs: Shape) -> tuple[Shape, ...]:
+        """Every output's shape; one for all layers but those that split a tensor."""
+        return (self.output_shape(*inputs),)
 
     def param_count(self, *inputs: Shape) -> Value:
         """Learnable parameters (weights, biases, affine parameters)."""
@@ -229,3 +266,22 @@ def exact_div(a: Value, b: Value, what: str) -> Value:
     if getattr(quotient, "is_integer", None) is not True:
         raise LayerError(f"{what}: cannot tell that {a} is divisible by {b} for every value of the params")
     return as_plain(quotient)
+
+
+def broadcast_shapes(*shapes: Shape) -> Shape:
+    """PyTorch's broadcasting: dims aligned from the right must be equal, or one of them 1."""
+    rank = max(len(s) for s in shapes)
+    padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
+    result = []
+    for i, dims in enumerate(zip(*padded)):
+        sizes = [d for d in dims if not (is_concrete(d) and d == 1)]
+        size = sizes[0] if sizes else 1
+        for other in sizes[1:]:
+            if not definitely_equal(size, other):
+                listed = " and ".join(format_shape(s) for s in shapes)
+                reason = "differ" if definitely_different(size, other) else "may differ for some param values"
+                raise LayerError(
+                    f"cannot broadcast {listed}: at dim {i - rank} the sizes {size} and {other} {reason} (and neither is 1)"
+                )
+        result.append(size)
+    return tuple(result)

@@ -1,4 +1,4 @@
-"""Convolutions: Conv1d, Conv2d, Conv3d (stride, padding incl. same/valid, dilation, groups)."""
+"""Convolutions: Conv1d/2d/3d (padding incl. same/valid, dilation, groups) and ConvTranspose1d/2d/3d."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import AfterValidator, Field
 
 from archspec.costs import flops_per_element
-from archspec.dims import Value, product
+from archspec.dims import Value, is_concrete, product
 from archspec.errors import LayerError
 from archspec.layers import register
 from archspec.layers._window import sliding_window_count
 from archspec.layers.base import (
+    Counts,
     IntArg,
     Layer,
     Scalar,
@@ -121,4 +122,75 @@ class Conv2d(_ConvNd):
 class Conv3d(_ConvNd):
     __doc__ = _ConvNd.__doc__
     type: Literal["Conv3d"]
+    spatial_dims = 3
+
+
+class _ConvTransposeNd(Layer):
+    """Transposed convolution over N spatial dims. Input (N, C_in, *S) or unbatched.
+
+    - Output size per spatial dim: (S - 1)s - 2p + d(k-1) + output_padding + 1
+    - params = C_in * (C_out / groups) * prod(k) + (C_out if bias)
+    - MACs = N * C_in * prod(S) * (C_out / groups) * prod(k): every input element is
+      multiplied by its group's kernel taps (the count is over inputs, not outputs)
+    - other FLOPs = N * C_out * prod(S_out) bias additions (if bias)
+    """
+
+    in_channels: Size | None = Field(None, description="inferred from the input; checked when given")
+    out_channels: Size
+    kernel_size: Sizes
+    stride: Sizes = 1
+    padding: Counts = 0
+    output_padding: Counts = 0
+    groups: Size = 1
+    bias: bool = True
+    dilation: Sizes = 1
+    padding_mode: Literal["zeros"] = "zeros"
+
+    _split = _ConvNd._split
+
+    def output_shape(self, x: Shape) -> Shape:
+        batch, channels, spatial = self._split(x)
+        self.check_inferred("in_channels", channels)
+        exact_div(channels, self.groups, "in_channels must be divisible by groups")
+        exact_div(self.out_channels, self.groups, "out_channels must be divisible by groups")
+        out = []
+        for size, k, s, p, op, d in zip(spatial, self.kernel_size, self.stride, self.padding, self.output_padding, self.dilation):
+            if is_concrete(op) and is_concrete(s) and is_concrete(d) and op >= s and op >= d:
+                raise LayerError(f"output_padding {op} must be smaller than the stride {s} or the dilation {d}")
+            out.append((size - 1) * s - 2 * p + d * (k - 1) + op + 1)
+        return (*batch, self.out_channels, *out)
+
+    def _taps(self) -> Value:
+        """Multiply-accumulates per input element: (C_out / groups) * prod(k)."""
+        return exact_div(self.out_channels, self.groups, "out_channels / groups") * product(self.kernel_size)
+
+    def param_count(self, x: Shape) -> Value:
+        _, channels, _ = self._split(x)
+        return channels * self._taps() + (self.out_channels if self.bias else 0)
+
+    def macs(self, x: Shape, out: Shape) -> Value:
+        return product(x) * self._taps()
+
+    def other_flops(self, x: Shape, out: Shape) -> Value:
+        return product(out) * flops_per_element("bias") if self.bias else 0
+
+
+@register
+class ConvTranspose1d(_ConvTransposeNd):
+    __doc__ = _ConvTransposeNd.__doc__
+    type: Literal["ConvTranspose1d"]
+    spatial_dims = 1
+
+
+@register
+class ConvTranspose2d(_ConvTransposeNd):
+    __doc__ = _ConvTransposeNd.__doc__
+    type: Literal["ConvTranspose2d"]
+    spatial_dims = 2
+
+
+@register
+class ConvTranspose3d(_ConvTransposeNd):
+    __doc__ = _ConvTransposeNd.__doc__
+    type: Literal["ConvTranspose3d"]
     spatial_dims = 3

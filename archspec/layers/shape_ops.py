@@ -1,15 +1,15 @@
-"""Layers that cost nothing in an inference pass: Flatten, Identity, Dropout."""
+"""Shape changes and near-free ops: Flatten, Reshape, Permute, Identity, Dropout, Mean, ..."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal, Union
 
 from pydantic import Field
 
-from archspec.dims import product
-from archspec.layers import register
-from archspec.layers.base import Dim, Layer, Shape, normalize_dim
+from archspec.dims import Value, definitely_equal, definitely_less, is_concrete, product
 from archspec.errors import LayerError
+from archspec.layers import register
+from archspec.layers.base import Dim, Layer, Shape, exact_div, int_list, normalize_dim
 
 
 @register
@@ -50,3 +50,134 @@ class Dropout(Layer):
 
     def output_shape(self, x: Shape) -> Shape:
         return x
+
+
+def _check_permutation(dims: tuple[int, ...], rank: int) -> tuple[int, ...]:
+    normalized = tuple(normalize_dim(d, rank, "dims") for d in dims)
+    if sorted(normalized) != list(range(rank)):
+        raise LayerError(f"dims {list(dims)} is not a permutation of the {rank} dims of the input")
+    return normalized
+
+
+@register
+class Permute(Layer):
+    """Reorders the dims (Tensor.permute): output dim i is input dim dims[i]. A view: no cost."""
+
+    type: Literal["Permute"]
+    dims: list[Dim] = Field(min_length=1)
+
+    def output_shape(self, x: Shape) -> Shape:
+        if len(self.dims) != len(x):
+            raise LayerError(f"dims {list(self.dims)} has {len(self.dims)} entries for a {len(x)}-D input")
+        return tuple(x[d] for d in _check_permutation(tuple(self.dims), len(x)))
+
+
+@register
+class Transpose(Layer):
+    """Swaps two dims (Tensor.transpose). A view: no cost."""
+
+    type: Literal["Transpose"]
+    dim0: Dim
+    dim1: Dim
+
+    def output_shape(self, x: Shape) -> Shape:
+        a, b = normalize_dim(self.dim0, len(x), "dim0"), normalize_dim(self.dim1, len(x), "dim1")
+        out = list(x)
+        out[a], out[b] = x[b], x[a]
+        return tuple(out)
+
+
+def _fill_unknown(sizes: tuple[Value, ...], elements: Value, what: str) -> tuple[Value, ...]:
+    """Sizes with at most one -1, which becomes whatever makes the element count match."""
+    unknown = [i for i, s in enumerate(sizes) if is_concrete(s) and s == -1]
+    if len(unknown) > 1:
+        raise LayerError(f"{what} has {len(unknown)} entries of -1; at most one can be inferred")
+    for s in sizes:
+        if is_concrete(s) and s < 1 and s != -1:
+            raise LayerError(f"{what} has a size {s}; sizes are positive, or -1 for the one to infer")
+    known = product(s for i, s in enumerate(sizes) if i not in unknown)
+    if unknown:
+        inferred = exact_div(elements, known, f"{what}: the input's {elements} elements cannot be split by {known}")
+        return tuple(inferred if i in unknown else s for i, s in enumerate(sizes))
+    if not definitely_equal(known, elements):
+        raise LayerError(f"{what} holds {known} elements, but the input has {elements}")
+    return sizes
+
+
+SizesWithInferred = int_list(-1, "the sizes; one of them may be -1, inferred from the element count")
+
+
+@register
+class Reshape(Layer):
+    """Tensor.view/reshape to `shape` (the whole shape, batch dim included). No cost."""
+
+    type: Literal["Reshape"]
+    shape: SizesWithInferred
+
+    def output_shape(self, x: Shape) -> Shape:
+        return _fill_unknown(self.shape, product(x), f"shape {list(self.shape)}")
+
+
+@register
+class Unflatten(Layer):
+    """Splits dim `dim` into `unflattened_size` (torch.nn.Unflatten), e.g. the channel
+    shuffle's (N, C, H, W) -> (N, g, C/g, H, W). A view: no cost."""
+
+    type: Literal["Unflatten"]
+    dim: Dim
+    unflattened_size: SizesWithInferred
+
+    def output_shape(self, x: Shape) -> Shape:
+        dim = normalize_dim(self.dim, len(x))
+        sizes = _fill_unknown(self.unflattened_size, x[dim], f"unflattened_size {list(self.unflattened_size)}")
+        return (*x[:dim], *sizes, *x[dim + 1 :])
+
+
+@register
+class Mean(Layer):
+    """Mean over `dim` (Tensor.mean), e.g. global pooling as x.mean([2, 3]).
+
+    - other FLOPs = numel(input): the adds of each reduction and one division per output
+    """
+
+    type: Literal["Mean"]
+    dim: Union[Dim, list[Dim]]
+    keepdim: bool = False
+
+    def output_shape(self, x: Shape) -> Shape:
+        dims = self.dim if isinstance(self.dim, list) else [self.dim]
+        reduced = {normalize_dim(d, len(x)) for d in dims}
+        if len(reduced) != len(dims):
+            raise LayerError(f"dim {self.dim} names a dim twice")
+        if self.keepdim:
+            return tuple(1 if i in reduced else s for i, s in enumerate(x))
+        return tuple(s for i, s in enumerate(x) if i not in reduced)
+
+    def other_flops(self, x: Shape, out: Shape) -> Value:
+        return product(x)
+
+
+@register
+class CenterCrop(Layer):
+    """Crops the trailing dims to their centre (slicing: a view, no cost).
+
+    The target is `size` (one value per cropped dim, from the last dims backwards), or,
+    with a second input, that input's trailing dims after the first two (U-Net's crop of
+    the skip connection to the upsampled map).
+    """
+
+    type: Literal["CenterCrop"]
+    size: int_list(1, "target sizes of the last len(size) dims") | None = None
+    arity: ClassVar[tuple[int, int | None]] = (1, 2)
+
+    def output_shape(self, x: Shape, like: Shape | None = None) -> Shape:
+        if (like is None) == (self.size is None):
+            raise LayerError("give either size or a second input to crop to (not both)")
+        target = tuple(self.size) if like is None else tuple(like[2:])
+        if len(target) > len(x):
+            raise LayerError(f"cannot crop {len(target)} dims of a {len(x)}-D input")
+        kept = x[: len(x) - len(target)]
+        for have, want in zip(x[len(kept) :], target):
+            if definitely_less(have, want):
+                raise LayerError(f"cannot crop a size {have} to {want}, which is larger")
+        return (*kept, *target)

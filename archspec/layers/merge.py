@@ -1,0 +1,120 @@
+"""Layers over several tensors: Add, Mul, Concat, and Split/Chunk into several."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from archspec.costs import flops_per_element
+from archspec.dims import Value, ceildiv, definitely_equal, is_concrete, product, total
+from archspec.errors import LayerError
+from archspec.layers import register
+from archspec.layers.base import Dim, Layer, Shape, Size, SizeOrList, broadcast_shapes, format_shape, normalize_dim
+
+
+class _Elementwise(Layer):
+    """Elementwise over two or more inputs, broadcast as in PyTorch.
+
+    - Output shape: the broadcast of the input shapes.
+    - other FLOPs = (inputs - 1) * numel(out); no params, no MACs.
+    """
+
+    arity: ClassVar[tuple[int, int | None]] = (2, None)
+    op_key: ClassVar[str] = ""
+
+    def output_shape(self, *inputs: Shape) -> Shape:
+        return broadcast_shapes(*inputs)
+
+    def other_flops(self, *inputs: Shape, out: Shape) -> Value:
+        return (len(inputs) - 1) * product(out) * flops_per_element(self.op_key)
+
+
+@register
+class Add(_Elementwise):
+    __doc__ = _Elementwise.__doc__
+    type: Literal["Add"]
+    op_key = "add"
+
+
+@register
+class Mul(_Elementwise):
+    __doc__ = _Elementwise.__doc__
+    type: Literal["Mul"]
+    op_key = "mul"
+
+
+@register
+class Concat(Layer):
+    """Joins inputs along `dim` (torch.cat); the other dims must match. No cost."""
+
+    type: Literal["Concat"]
+    dim: Dim = 1
+    arity: ClassVar[tuple[int, int | None]] = (1, None)
+
+    def output_shape(self, *inputs: Shape) -> Shape:
+        first = inputs[0]
+        dim = normalize_dim(self.dim, len(first))
+        for other in inputs[1:]:
+            same = len(other) == len(first) and all(
+                i == dim or definitely_equal(a, b) for i, (a, b) in enumerate(zip(first, other))
+            )
+            if not same:
+                listed = ", ".join(format_shape(s) for s in inputs)
+                raise LayerError(f"cannot concatenate {listed} along dim {self.dim}: the other dims must match")
+        return (*first[:dim], total(s[dim] for s in inputs), *first[dim + 1 :])
+
+
+class _Split(Layer):
+    dim: Dim = 0  # torch.split and torch.chunk split dim 0 unless told
+
+    def output_shape(self, x: Shape) -> Shape:
+        raise LayerError(f"{self.type} has several outputs")
+
+    def _sizes(self, size: Value) -> list[Value]:
+        raise NotImplementedError
+
+    def output_shapes(self, x: Shape) -> tuple[Shape, ...]:
+        dim = normalize_dim(self.dim, len(x))
+        return tuple((*x[:dim], part, *x[dim + 1 :]) for part in self._sizes(x[dim]))
+
+
+@register
+class Split(_Split):
+    """Splits along `dim` (torch.split): into pieces of `split_size_or_sections` (the
+    last one smaller), or into the listed sizes, which must sum to the dim. Outputs
+    are used as `name.0`, `name.1`, ... No cost (views).
+    """
+
+    type: Literal["Split"]
+    split_size_or_sections: SizeOrList = Field(description="a piece size, or the list of piece sizes")
+
+    def _sizes(self, size: Value) -> list[Value]:
+        sections = self.split_size_or_sections
+        if isinstance(sections, tuple):
+            if not definitely_equal(total(sections), size):
+                raise LayerError(f"split sizes {list(sections)} sum to {total(sections)}, but the dim has size {size}")
+            return list(sections)
+        if not (is_concrete(size) and is_concrete(sections)):
+            raise LayerError("split_size_or_sections with a free size: list the sections instead")
+        return [min(sections, size - start) for start in range(0, size, sections)]
+
+
+@register
+class Chunk(_Split):
+    """Splits along `dim` into `chunks` pieces of ceil(size / chunks) (torch.chunk; the
+    last may be smaller, and there may be fewer pieces). Outputs are `name.0`, ... No cost.
+    """
+
+    type: Literal["Chunk"]
+    chunks: Size
+
+    def _sizes(self, size: Value) -> list[Value]:
+        piece = ceildiv(size, self.chunks)
+        if definitely_equal(piece * self.chunks, size):
+            if not is_concrete(self.chunks):
+                raise LayerError("chunks must be a number")
+            return [piece] * self.chunks
+        if not is_concrete(size):
+            raise LayerError(f"cannot tell that {size} is divisible by {self.chunks}; torch.chunk's pieces depend on it")
+        return [min(piece, size - start) for start in range(0, size, piece)]
