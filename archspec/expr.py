@@ -6,7 +6,8 @@ a free param makes the result a sympy expression.
 
 Grammar (precedence low to high)::
 
-    expr   := term (('+' | '-') term)*
+    expr   := sum (('==' | '!=' | '<' | '<=' | '>' | '>=') sum)?    # 1 if true, else 0
+    sum    := term (('+' | '-') term)*
     term   := unary (('*' | '/' | '//' | '%') unary)*
     unary  := ('-' | '+') unary | power
     power  := atom ('**' unary)?
@@ -66,7 +67,7 @@ Node = Union[Num, Name, Unary, Binary, Call]
 _TOKEN = re.compile(
     r"\s*(?:(?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
-    r"|(?P<op>\*\*|//|[-+*/%(),]))"
+    r"|(?P<op>\*\*|//|==|!=|<=|>=|[-+*/%(),<>]))"
 )
 
 
@@ -136,6 +137,13 @@ class _Parser:
             self.depth -= 1
 
     def expr(self) -> Node:
+        node = self.sum()
+        if self.peek() in _COMPARISONS:
+            op = self.take()[1]
+            node = Binary(op, node, self.sum())
+        return node
+
+    def sum(self) -> Node:
         node = self.term()
         while self.peek() in ("+", "-"):
             op = self.take()[1]
@@ -323,6 +331,24 @@ def _abs(node: Call, env: Mapping[str, Any], source: str) -> Any:
     return abs(_evaluate(node.args[0], env, source))
 
 
+def _make_divisible(node: Call, env: Mapping[str, Any], source: str) -> Any:
+    # torchvision's _make_divisible (from the TF MobileNet code): round to the nearest
+    # multiple of the divisor, at least min_value, and never more than 10% below v.
+    if len(node.args) not in (2, 3):
+        raise ExprError(f"make_divisible() takes 2 or 3 arguments (v, divisor, min_value), found {len(node.args)}")
+    values = [_evaluate(arg, env, source) for arg in node.args]
+    if not all(_is_number(v) for v in values):
+        raise ExprError(f"make_divisible() in {source!r} needs numbers, not expressions of free params")
+    v, divisor = Fraction(values[0]), values[1]
+    if not isinstance(divisor, int) or divisor < 1:
+        raise ExprError(f"make_divisible() in {source!r}: the divisor must be a positive integer, found {divisor}")
+    minimum = values[2] if len(values) == 3 else divisor
+    rounded = max(minimum, math.floor(v + Fraction(divisor, 2)) // divisor * divisor)
+    if rounded < Fraction(9, 10) * v:
+        rounded += divisor
+    return rounded
+
+
 FUNCTIONS: dict[str, tuple[int | None, Callable[[Call, Mapping[str, Any], str], Any]]] = {
     # name: (number of arguments or None for one or more, evaluator)
     "ceil": (1, _ceil_or_floor),
@@ -332,6 +358,7 @@ FUNCTIONS: dict[str, tuple[int | None, Callable[[Call, Mapping[str, Any], str], 
     "abs": (1, _abs),
     "round": (1, lambda node, env, source: _round(_evaluate(node.args[0], env, source), source)),
     "log2": (1, lambda node, env, source: _log2(_evaluate(node.args[0], env, source), source)),
+    "make_divisible": (None, _make_divisible),
 }
 
 
@@ -358,6 +385,8 @@ def _evaluate(node: Node, env: Mapping[str, Any], source: str) -> Any:
     right = _evaluate(node.right, env, source)
     if node.op == "**":
         return _power(left, right, source)
+    if node.op in _COMPARISONS:
+        return _compare(node.op, left, right, source)
     if _is_number(left) and _is_number(right):
         # Exact arithmetic on int and Fraction, no sympy.
         return _NUMBER_OPS[node.op](left, right)
@@ -367,6 +396,28 @@ def _evaluate(node: Node, env: Mapping[str, Any], source: str) -> Any:
     if node.op == "%":
         return left - right * floordiv(left, right)
     return _NUMBER_OPS[node.op](left, right)
+
+
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def _compare(op: str, left: Any, right: Any, source: str) -> int:
+    difference = left - right
+    if not _is_number(difference):
+        import sympy
+
+        difference = sympy.expand(_sym(difference))
+        if not difference.is_number:
+            raise ExprError(f"the comparison in {source!r} depends on free params; bind them to compare")
+        difference = Fraction(str(difference))
+    return int(_COMPARISONS[op](difference, 0))
 
 
 _NUMBER_OPS: dict[str, Callable[[Any, Any], Any]] = {
