@@ -10,6 +10,13 @@ from tests.conftest import SPECS
 
 TORCHVISION = "torchvision weights meta (num_params, _ops in GFLOPS), torchvision/models/{}.py"
 MEASURED = "PyTorch measurement, tests/reference/torch_measured.json"
+# Models torchvision builds from the same code with other arguments, measured with
+# torchvision 0.29.1 / torch 2.14.1: sum of parameters, and conv/linear MACs from forward hooks
+# (output numel x in_channels/groups x kernel taps; transposed conv: input numel x out/groups x taps).
+BUILT = "measured: torchvision.models.{} (torchvision 0.29.1), forward hooks on conv/linear"
+# The original U-Net, built in PyTorch from the paper (Fig. 1): unpadded convs, 2x2 up-convs,
+# cropped skips; 572x572 input -> 388x388 output. Same hooks.
+UNET = "measured: U-Net built from Ronneberger et al. 2015, Fig. 1 (torch 2.14.1)"
 
 EXACT = [
     # spec, metric, expected, source
@@ -18,18 +25,57 @@ EXACT = [
     ("seed_conv3x3.yaml", "macs", 924_844_032, "worked example: 112*112*128*64*9"),
     ("seed_conv3x3.yaml", "params", 73_856, MEASURED),
     ("lenet5.yaml", "params", 61_706, MEASURED),
-    ("alexnet.yaml", "params", 61_100_840, TORCHVISION.format("alexnet")),
-    ("vgg16.yaml", "params", 138_357_544, TORCHVISION.format("vgg")),
-    ("vgg16_bn.yaml", "params", 138_365_992, TORCHVISION.format("vgg")),
     # BatchNorm2d running_mean + running_var + num_batches_tracked over VGG-16-BN's 13 norms.
     ("vgg16_bn.yaml", "buffers", 2 * (2 * 64 + 2 * 128 + 3 * 256 + 6 * 512) + 13, "torch.nn.BatchNorm2d buffers"),
 ]
 
 # torchvision publishes GFLOPS rounded; its figures count conv and linear multiply-accumulates.
-PUBLISHED_GFLOPS = [
-    ("alexnet.yaml", "0.714", TORCHVISION.format("alexnet")),
-    ("vgg16.yaml", "15.47", TORCHVISION.format("vgg")),
-    ("vgg16_bn.yaml", "15.47", TORCHVISION.format("vgg")),
+# (spec, params bound with --set, num_params, GFLOPS, source). Variants come from the same spec
+# with other params: depth, width, cardinality, resolution.
+PUBLISHED = [
+    ("alexnet.yaml", {}, 61_100_840, "0.714", TORCHVISION.format("alexnet")),
+    ("vgg16.yaml", {}, 138_357_544, "15.47", TORCHVISION.format("vgg")),
+    ("vgg16_bn.yaml", {}, 138_365_992, "15.47", TORCHVISION.format("vgg")),
+    ("resnet18.yaml", {}, 11_689_512, "1.814", TORCHVISION.format("resnet")),
+    ("resnet18.yaml", {"depth1": 3, "depth2": 4, "depth3": 6, "depth4": 3}, 21_797_672, "3.664", "resnet34, " + TORCHVISION.format("resnet")),
+    ("resnet50.yaml", {}, 25_557_032, "4.089", TORCHVISION.format("resnet")),
+    ("resnet50.yaml", {"depth3": 23}, 44_549_160, "7.801", "resnet101, " + TORCHVISION.format("resnet")),
+    ("resnet50.yaml", {"depth2": 8, "depth3": 36}, 60_192_808, "11.514", "resnet152, " + TORCHVISION.format("resnet")),
+    ("resnext50_32x4d.yaml", {}, 25_028_904, "4.23", TORCHVISION.format("resnet")),
+    ("resnext50_32x4d.yaml", {"depth3": 23, "width_per_group": 8}, 88_791_336, "16.414", "resnext101_32x8d, " + TORCHVISION.format("resnet")),
+    ("wide_resnet50_2.yaml", {}, 68_883_240, "11.398", TORCHVISION.format("resnet")),
+    ("wide_resnet50_2.yaml", {"depth3": 23}, 126_886_696, "22.753", "wide_resnet101_2, " + TORCHVISION.format("resnet")),
+    ("mobilenet_v2.yaml", {}, 3_504_872, "0.301", TORCHVISION.format("mobilenetv2")),
+    ("mobilenet_v3_large.yaml", {}, 5_483_032, "0.217", TORCHVISION.format("mobilenetv3")),
+    ("efficientnet_b0.yaml", {}, 5_288_548, "0.386", TORCHVISION.format("efficientnet")),
+    ("efficientnet_b0.yaml", {"depth_mult": "1.1", "H": 240, "W": 240}, 7_794_184, "0.687", "efficientnet_b1, " + TORCHVISION.format("efficientnet")),
+    ("efficientnet_b0.yaml", {"width_mult": "1.1", "depth_mult": "1.2", "H": 288, "W": 288}, 9_109_994, "1.088", "efficientnet_b2, " + TORCHVISION.format("efficientnet")),
+    ("efficientnet_b0.yaml", {"width_mult": "1.2", "depth_mult": "1.4", "H": 300, "W": 300}, 12_233_232, "1.827", "efficientnet_b3, " + TORCHVISION.format("efficientnet")),
+    ("densenet121.yaml", {}, 7_978_856, "2.834", TORCHVISION.format("densenet")),
+    ("densenet121.yaml", {"n3": 32, "n4": 32}, 14_149_480, "3.36", "densenet169, " + TORCHVISION.format("densenet")),
+    ("densenet121.yaml", {"n3": 48, "n4": 32}, 20_013_928, "4.291", "densenet201, " + TORCHVISION.format("densenet")),
+    ("squeezenet1_1.yaml", {}, 1_235_496, "0.349", TORCHVISION.format("squeezenet")),
+    ("googlenet.yaml", {}, 6_624_904, "1.498", TORCHVISION.format("googlenet")),
+    ("shufflenet_v2_x1_0.yaml", {}, 2_278_604, "0.145", TORCHVISION.format("shufflenetv2")),
+    ("shufflenet_v2_x1_0.yaml", {"c1": 48, "c2": 96, "c3": 192}, 1_366_792, "0.04", "shufflenet_v2_x0_5, " + TORCHVISION.format("shufflenetv2")),
+    ("shufflenet_v2_x1_0.yaml", {"c1": 176, "c2": 352, "c3": 704}, 3_503_624, "0.296", "shufflenet_v2_x1_5, " + TORCHVISION.format("shufflenetv2")),
+    ("shufflenet_v2_x1_0.yaml", {"c1": 244, "c2": 488, "c3": 976, "c_last": 2048}, 7_393_996, "0.583", "shufflenet_v2_x2_0, " + TORCHVISION.format("shufflenetv2")),
+    ("convnext_tiny.yaml", {}, 28_589_128, "4.456", TORCHVISION.format("convnext")),
+    ("convnext_tiny.yaml", {"depth3": 27}, 50_223_688, "8.684", "convnext_small, " + TORCHVISION.format("convnext")),
+    ("convnext_tiny.yaml", {"depth3": 27, "dim": 128}, 88_591_464, "15.355", "convnext_base, " + TORCHVISION.format("convnext")),
+]
+
+# Exact MACs where a measurement exists: (spec, bindings, params, macs, source).
+MEASURED_MACS = [
+    ("mobilenet_v2.yaml", {"width_mult": "0.5"}, 1_968_680, 97_131_840, BUILT.format("mobilenet_v2(width_mult=0.5)")),
+    ("mobilenet_v2.yaml", {"width_mult": "0.75"}, 2_636_424, 209_069_792, BUILT.format("mobilenet_v2(width_mult=0.75)")),
+    ("mobilenet_v2.yaml", {"width_mult": "1.4"}, 6_108_776, 582_195_824, BUILT.format("mobilenet_v2(width_mult=1.4)")),
+    ("mobilenet_v3_large.yaml", {"width_mult": "0.5"}, 1_734_576, 64_962_192, BUILT.format("mobilenet_v3_large(width_mult=0.5)")),
+    ("mobilenet_v3_large.yaml", {"width_mult": "0.75"}, 3_377_576, 140_033_816, BUILT.format("mobilenet_v3_large(width_mult=0.75)")),
+    ("mobilenet_v3_large.yaml", {"width_mult": "1.4"}, 9_989_328, 414_926_736, BUILT.format("mobilenet_v3_large(width_mult=1.4)")),
+    ("efficientnet_b0.yaml", {}, 5_288_548, 385_814_752, BUILT.format("efficientnet_b0()")),
+    ("efficientnet_b0.yaml", {"H": 256, "W": 256}, 5_288_548, 503_337_472, BUILT.format("efficientnet_b0() at 256x256")),
+    ("unet.yaml", {}, 31_030_658, 150_428_424_448, UNET),
 ]
 
 
@@ -38,11 +84,29 @@ def test_exact_figures(spec, metric, expected, source):
     assert archspec.analyze(SPECS / spec).totals[metric] == expected, source
 
 
-@pytest.mark.parametrize("spec, published, source", PUBLISHED_GFLOPS)
-def test_macs_match_published_gflops_to_the_digits_published(spec, published, source):
-    macs = archspec.analyze(SPECS / spec).totals["macs"]
+def _label(case):
+    if isinstance(case, dict):
+        return ",".join(f"{k}={v}" for k, v in case.items()) or "-"
+    return case if isinstance(case, str) and case.endswith(".yaml") else "-"
+
+
+@pytest.mark.parametrize("spec, bindings, params, published, source", PUBLISHED, ids=_label)
+def test_params_and_macs_match_torchvision_to_the_digits_published(spec, bindings, params, published, source):
+    totals = archspec.analyze(SPECS / spec, **bindings).totals
+    assert totals["params"] == params, source
     decimals = len(published.split(".")[1])
-    assert f"{macs / 1e9:.{decimals}f}" == published, source
+    assert f"{totals['macs'] / 1e9:.{decimals}f}" == published, source
+
+
+@pytest.mark.parametrize("spec, bindings, params, macs, source", MEASURED_MACS, ids=_label)
+def test_params_and_macs_match_the_measurement_exactly(spec, bindings, params, macs, source):
+    totals = archspec.analyze(SPECS / spec, **bindings).totals
+    assert (totals["params"], totals["macs"]) == (params, macs), source
+
+
+def test_unet_maps_a_572_tile_to_388_as_in_the_paper():
+    report = archspec.analyze(SPECS / "unet.yaml")
+    assert report.outputs == {"head": (1, 2, 388, 388)}
 
 
 def test_seed_mnist_per_layer_macs_and_flops():
@@ -68,7 +132,12 @@ REFERENCE_SPECS = {
     "lenet5": "lenet5.yaml",
     "alexnet": "alexnet.yaml",
     "vgg16": "vgg16.yaml",
+    "resnet18": "resnet18.yaml",
+    "squeezenet1_1": "squeezenet1_1.yaml",
 }
+# Ops that torchvision calls as functions (x + identity, torch.cat, torch.flatten) have no
+# module, so the measurement has no row for them.
+FUNCTIONAL = {"Add", "Concat", "Flatten"}
 
 
 @pytest.mark.parametrize("model", REFERENCE["models"], ids=lambda m: m["model"])
@@ -79,10 +148,8 @@ def test_every_layer_matches_the_pytorch_measurement(model):
     assert report.totals["params"] == model["params"]
     assert report.totals["buffers"] == model["buffers"]
     assert list(report.outputs.values())[0] == tuple(model["output_shape"])
-    # torchvision flattens with torch.flatten (a function, not a module): skip our Flatten rows
-    # when the measurement has none.
     measured_types = [layer["type"] for layer in model["per_layer"]]
-    rows = [row for row in report.layers if row.type != "Flatten" or "Flatten" in measured_types]
+    rows = [row for row in report.layers if row.type not in FUNCTIONAL or row.type in measured_types]
     assert [row.type for row in rows] == measured_types
     for row, layer in zip(rows, model["per_layer"]):
         assert row.output_shape == tuple(layer["output_shape"]), layer["name"]
