@@ -21,6 +21,12 @@ def _binding(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
+def _depth(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, found {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from archspec import __version__
     from archspec.formats import FORMATS
@@ -49,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     analyze = add_spec_command("analyze", "per-layer shapes, params, MACs and FLOPs, with totals")
     analyze.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    analyze.add_argument(
+        "--depth",
+        type=_depth,
+        default=None,
+        metavar="N",
+        help="one row per block N levels down (1: top-level layers and blocks); default: every layer",
+    )
     add_spec_command("validate", "check a spec (format and shapes) without printing the analysis")
     commands.add_parser("schema", help="print the JSON Schema of the spec format")
     return parser
@@ -99,12 +112,14 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "validate":
         from archspec.formats import shape_text
 
-        (output,) = report.outputs.values()
-        print(f"ok: {report.name}: {len(report.layers)} layers, output {shape_text(output)}")
+        outputs = ", ".join(f"{name} {shape_text(shape)}" for name, shape in report.outputs.items())
+        print(f"ok: {report.name}: {len(report.layers)} layers, output {outputs}")
         return EXIT_OK
 
     from archspec.formats import render
 
+    if args.depth is not None:
+        report = report.collapsed(args.depth)
     print(render(report, args.format))
     return EXIT_OK
 

@@ -70,7 +70,8 @@ class _Walk:
                 op = self.bind(node, env)
                 values[node.name] = self.repeated(node, op, xs, scope)
             except LayerError as exc:
-                shapes = "; input shape " + ", ".join(map(format_shape, xs)) if xs else ""
+                label = "; input shape " if len(xs) == 1 else "; input shapes "
+                shapes = label + ", ".join(map(format_shape, xs)) if xs else ""
                 raise ShapeError(self.problem(node, scope, f"{exc}{shapes}")) from None
             previous = Ref(node.name)
         return values

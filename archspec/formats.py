@@ -35,6 +35,11 @@ def shape_text(shape) -> str:
     return "[" + ", ".join(str(as_plain(d)) for d in shape) + "]"
 
 
+def shapes_text(shapes) -> str:
+    """Several tensors' shapes (a Split's outputs), separated by semicolons."""
+    return "; ".join(shape_text(shape) for shape in shapes)
+
+
 def render(report: Report, fmt: str) -> str:
     """The report in one of FORMATS."""
     return {"table": to_table, "json": to_json, "csv": to_csv, "markdown": to_markdown}[fmt](report)
@@ -49,12 +54,17 @@ _COLUMNS = ("name", "type", "output shape", "params", "MACs", "FLOPs")
 
 def _rows(report: Report, number) -> list[list[str]]:
     rows = [
-        [row.name, row.type, shape_text(row.output_shape), number(row.params), number(row.macs), number(row.flops)]
+        [_row_name(row), row.type, shapes_text(row.output_shapes), number(row.params), number(row.macs), number(row.flops)]
         for row in report.layers
     ]
     totals = report.totals
     rows.append(["total", "", "", number(totals["params"]), number(totals["macs"]), number(totals["flops"])])
     return rows
+
+
+def _row_name(row) -> str:
+    # A row under a repeat whose count is a free symbol stands for that many applications.
+    return row.name if row.times == 1 else f"{row.name} (x{row.times})"
 
 
 def to_table(report: Report) -> str:
@@ -67,8 +77,9 @@ def to_table(report: Report) -> str:
         return "  ".join(parts).rstrip()
 
     inputs = ", ".join(f"{name} {shape_text(shape)}" for name, shape in report.inputs.items())
+    outputs = ", ".join(f"{name} {shape_text(shape)}" for name, shape in report.outputs.items())
     rule = "-" * len(line(_COLUMNS))
-    lines = [f"{report.name}: input {inputs}", rule, line(_COLUMNS), rule]
+    lines = [f"{report.name}: input {inputs} -> output {outputs}", rule, line(_COLUMNS), rule]
     lines += [line(row) for row in rows[:-1]]
     lines += [rule, line(rows[-1])]
     totals = report.totals
@@ -98,14 +109,14 @@ def to_markdown(report: Report) -> str:
 def to_csv(report: Report) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["name", "type", "input_shapes", "output_shape", "params", "buffers", "macs", "flops"])
+    writer.writerow(["name", "type", "input_shapes", "output_shapes", "params", "buffers", "macs", "flops"])
     for row in report.layers:
         writer.writerow(
             [
                 row.name,
                 row.type,
-                ";".join(shape_text(s) for s in row.input_shapes),
-                shape_text(row.output_shape),
+                shapes_text(row.input_shapes),
+                shapes_text(row.output_shapes),
                 *(str(as_plain(v)) for v in (row.params, row.buffers, row.macs, row.flops)),
             ]
         )

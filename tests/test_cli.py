@@ -52,8 +52,34 @@ def test_markdown_output():
 
 
 def test_validate_and_schema():
-    assert run("validate", MNIST).stdout.startswith("ok: seed-mnist-cnn: 8 layers, output [1, 10]")
-    assert "properties" in json.loads(run("schema").stdout)
+    assert run("validate", MNIST).stdout.startswith("ok: seed-mnist-cnn: 8 layers, output linear_1 [1, 10]")
+    schema = json.loads(run("schema").stdout)
+    assert {"layers", "blocks", "outputs"} <= set(schema["properties"])
+
+
+def test_depth_collapses_blocks_into_rows():
+    result = run("analyze", str(SPECS / "resnet18.yaml"), "--depth", "1", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [row["name"] for row in rows[4:8]] == ["layer1", "layer2", "layer3", "layer4"]
+    assert [row["type"] for row in rows[4:8]] == ["BasicBlock", "Stage", "Stage", "Stage"]
+    assert rows[-1]["params"] == "11689512"
+    assert run("analyze", MNIST, "--depth", "0").returncode == 2
+
+
+def test_graph_errors_exit_1_with_the_layer_path(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "inputs: {x: {shape: [1, 4, 8, 8]}}\n"
+        "blocks:\n"
+        "  Res:\n"
+        "    layers:\n"
+        "      - {type: Conv2d, out_channels: 5, kernel_size: 1}\n"
+        "      - {type: Add, from: [conv2d_0, input]}\n"
+        "layers: [{name: body, type: Res}]\n"
+    )
+    result = run("analyze", str(bad))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"{bad}:6:9: blocks.Res.layers[1] (add_0, Add) at body: cannot broadcast [1, 5, 8, 8] and [1, 4, 8, 8]" in result.stderr
 
 
 def test_spec_error_exits_1_without_traceback(tmp_path):
