@@ -37,7 +37,16 @@ def analyze_model(model: Model, source: SpecSource, bindings: Mapping[str, Any] 
     inputs = {name: (_input_shape(name, tensor, source, env),) for name, tensor in spec.inputs.items()}
     walk = _Walk(model, source, env)
     values = walk.graph(model.main, env, inputs, ())
-    outputs = {str(ref): walk.resolve(ref, values) for ref in model.main.outputs}
+    outputs = {}
+    for i, ref in enumerate(model.main.outputs):
+        shapes = values[ref.node]
+        if ref.output is None and len(shapes) > 1 and spec.outputs is None:
+            outputs.update({f"{ref.node}.{k}": shape for k, shape in enumerate(shapes)})  # every piece of a split
+            continue
+        try:
+            outputs[str(ref)] = walk.resolve(ref, values)
+        except LayerError as exc:
+            raise SpecError(source.problem(f"outputs: {exc}", ("outputs", i))) from None
     public_params = {name: as_plain(value) for name, value in env.items()}
     inputs_shapes = {name: shapes[0] for name, shapes in inputs.items()}
     return Report.build(spec.name, spec.description, public_params, inputs_shapes, outputs, walk.rows)

@@ -95,3 +95,35 @@ def test_floordiv_rewrites_are_exact(c1, c0, d1, d2, h):
     H = symbol("H")
     expr = FloorDiv(FloorDiv(c1 * H + c0, d1), d2)
     assert expr.subs(H, h) == ((c1 * h + c0) // d1) // d2
+
+
+@given(st.integers(-50, 50), st.integers(-50, 50))
+def test_comparisons_give_one_or_zero_as_python_decides(a, b):
+    env = {"a": a, "b": b}
+    for op in ("==", "!=", "<", "<=", ">", ">="):
+        assert parse(f"a {op} b").evaluate(env) == int(eval(f"{a} {op} {b}"))  # noqa: S307 - test oracle on ints
+    assert parse("a + 1 == b + 1").evaluate(env) == int(a == b)  # comparison binds loosest
+
+
+def test_comparison_of_free_params_is_refused():
+    assert parse("2*H == H + H").evaluate({"H": symbol("H")}) == 1  # decided for every H
+    with pytest.raises(ExprError, match="depends on free params"):
+        parse("H == 3").evaluate({"H": symbol("H")})
+
+
+def make_divisible_reference(v, divisor, min_value=None):
+    """torchvision/models/_utils.py::_make_divisible, restated with exact arithmetic."""
+    min_value = divisor if min_value is None else min_value
+    new_v = max(min_value, int(v + Fraction(divisor, 2)) // divisor * divisor)
+    return new_v + divisor if new_v < Fraction(9, 10) * v else new_v
+
+
+@given(st.fractions(min_value=1, max_value=4000, max_denominator=100), st.sampled_from([1, 4, 8, 16]))
+def test_make_divisible_follows_torchvision(v, divisor):
+    assert parse(f"make_divisible({v.numerator}/{v.denominator}, {divisor})").evaluate({}) == make_divisible_reference(v, divisor)
+
+
+def test_make_divisible_examples():
+    assert [parse(text).evaluate({}) for text in ("make_divisible(24, 8)", "make_divisible(10, 8)", "make_divisible(3, 8, 1)")] == [24, 16, 9]
+    with pytest.raises(ExprError, match="needs numbers"):
+        parse("make_divisible(H, 8)").evaluate({"H": symbol("H")})

@@ -134,6 +134,7 @@ REFERENCE_SPECS = {
     "vgg16": "vgg16.yaml",
     "resnet18": "resnet18.yaml",
     "squeezenet1_1": "squeezenet1_1.yaml",
+    "dcgan_generator": "dcgan_generator.yaml",
 }
 # Ops that torchvision calls as functions (x + identity, torch.cat, torch.flatten) have no
 # module, so the measurement has no row for them.
@@ -154,5 +155,5 @@ def test_every_layer_matches_the_pytorch_measurement(model):
     for row, layer in zip(rows, model["per_layer"]):
         assert row.output_shape == tuple(layer["output_shape"]), layer["name"]
         assert row.params == layer["params"], layer["name"]
-        if row.type in ("Conv2d", "Linear"):
+        if row.type in ("Conv2d", "ConvTranspose2d", "Linear"):
             assert row.macs == layer["fvcore_flops"], layer["name"]

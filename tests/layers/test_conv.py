@@ -156,3 +156,59 @@ def test_per_dimension_arguments_need_one_value_per_spatial_dim():
 def test_non_integer_expression_is_rejected():
     with pytest.raises(SpecError, match="evaluates to 5/2, which is not an integer"):
         analyze_one([1, 3, 8, 8], {"type": "Conv2d", "out_channels": "k/2", "kernel_size": 3}, params={"k": 5})
+
+
+@st.composite
+def transposed_configs(draw):
+    groups = draw(st.sampled_from([1, 2]))
+    stride = draw(st.integers(1, 3))
+    dilation = draw(st.integers(1, 2))
+    return {
+        "batch": draw(st.integers(1, 2)),
+        "in_channels": groups * draw(st.integers(1, 2)),
+        "out_channels": groups * draw(st.integers(1, 2)),
+        "groups": groups,
+        "size": draw(st.integers(1, 6)),
+        "kernel": draw(st.integers(1, 4)),
+        "stride": stride,
+        "padding": draw(st.integers(0, 2)),
+        "output_padding": draw(st.integers(0, max(stride, dilation) - 1)),
+        "dilation": dilation,
+        "bias": draw(st.booleans()),
+    }
+
+
+@given(transposed_configs())
+def test_transposed_conv_matches_a_scatter_enumeration(c):
+    # Brute force: input position i and tap j write to i*stride + j*dilation of the full output;
+    # padding crops that many from each side, output_padding adds at the end.
+    full = max(i * c["stride"] + j * c["dilation"] for i in range(c["size"]) for j in range(c["kernel"])) + 1
+    length = full + c["output_padding"] - 2 * c["padding"]
+    taps = c["size"] * c["kernel"]  # (input, tap) pairs per channel pair, all multiplied
+    layer = {
+        "type": "ConvTranspose1d",
+        "out_channels": c["out_channels"],
+        "kernel_size": c["kernel"],
+        "stride": c["stride"],
+        "padding": c["padding"],
+        "output_padding": c["output_padding"],
+        "dilation": c["dilation"],
+        "groups": c["groups"],
+        "bias": c["bias"],
+    }
+    shape = [c["batch"], c["in_channels"], c["size"]]
+    if length < 1:
+        with pytest.raises(ShapeError):
+            analyze_one(shape, layer)
+        return
+    row = analyze_one(shape, layer)
+    per_group_out = c["out_channels"] // c["groups"]
+    assert row.output_shape == (c["batch"], c["out_channels"], length)
+    assert row.params == c["in_channels"] * per_group_out * c["kernel"] + (c["out_channels"] if c["bias"] else 0)
+    assert row.macs == c["batch"] * c["in_channels"] * per_group_out * taps
+    assert row.flops == 2 * row.macs + (c["batch"] * c["out_channels"] * length if c["bias"] else 0)
+
+
+def test_transposed_conv_output_padding_must_be_below_stride_or_dilation():
+    with pytest.raises(ShapeError, match="output_padding 2 must be smaller than the stride 2 or the dilation 1"):
+        analyze_one([1, 2, 5], {"type": "ConvTranspose1d", "out_channels": 2, "kernel_size": 3, "stride": 2, "output_padding": 2})

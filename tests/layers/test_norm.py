@@ -1,6 +1,8 @@
-"""BatchNorm1d/2d/3d: params, buffers (as torch.nn keeps them) and FLOPs."""
+"""BatchNorm1d/2d/3d and LayerNorm: params, buffers (as torch.nn keeps them) and FLOPs."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from archspec.errors import ShapeError
 from tests.helpers import analyze_one
@@ -35,3 +37,31 @@ def test_num_features_is_checked():
 def test_rank_is_checked():
     with pytest.raises(ShapeError, match=r"expected a 4-D input \(N, C, H, W\)"):
         analyze_one([1, 16], "BatchNorm2d")
+
+
+@given(st.lists(st.integers(1, 5), min_size=1, max_size=4), st.booleans(), st.booleans(), st.data())
+def test_layer_norm_params_and_flops(shape, affine, bias, data):
+    last = data.draw(st.integers(1, len(shape)))
+    normalized = shape[len(shape) - last :]
+    layer = {"type": "LayerNorm", "normalized_shape": normalized, "elementwise_affine": affine, "bias": bias}
+    row = analyze_one(shape, layer)
+    size = 1
+    for d in normalized:
+        size *= d
+    numel = 1
+    for d in shape:
+        numel *= d
+    rows = numel // size
+    affine_ops = (2 if bias else 1) if affine else 0
+    assert row.output_shape == tuple(shape)
+    assert row.params == affine_ops * size
+    # per element: sum, subtract mean, square, sum of squares, scale by 1/std; per row:
+    # two divisions by the count, add eps, rsqrt; then the affine multiply (and add).
+    assert row.flops == numel * 5 + rows * 4 + numel * affine_ops
+    assert row.macs == 0
+
+
+def test_layer_norm_infers_the_last_dim_and_checks_a_given_shape():
+    assert analyze_one([2, 7, 16], "LayerNorm").params == 32
+    with pytest.raises(ShapeError, match=r"normalized_shape \[8\] must match the input's last dims, got an input \[2, 7, 16\]"):
+        analyze_one([2, 7, 16], {"type": "LayerNorm", "normalized_shape": 8})
