@@ -50,6 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="NAME=VALUE",
             help="re-bind a param: a number, an expression of other params, or null for a free symbol",
         )
+        sub.add_argument(
+            "--limit",
+            dest="limits",
+            action="append",
+            type=_binding,
+            default=[],
+            metavar="NAME=N",
+            help="raise a resource limit: max_layers, max_repeat or max_dim (see archspec.limits)",
+        )
         sub.add_argument("--debug", action="store_true", help="show a traceback on errors")
         return sub
 
@@ -108,7 +117,15 @@ def _run(args: argparse.Namespace) -> int:
             print(f"archspec: error: --set {name} is given twice", file=sys.stderr)
             return EXIT_USAGE
         bindings[name] = value
-    report = analyze(args.spec, **bindings)
+    from archspec.limits import Limits
+
+    limits = {}
+    for name, value in args.limits:
+        if name not in Limits.names() or not value.isdigit():
+            print(f"archspec: error: --limit takes one of {', '.join(Limits.names())} = a whole number, found {name}={value}", file=sys.stderr)
+            return EXIT_USAGE
+        limits[name] = int(value)
+    report = analyze(args.spec, limits=Limits(**limits), **bindings)
     if args.command == "validate":
         from archspec.formats import shape_text
 

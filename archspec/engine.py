@@ -6,10 +6,25 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any, Mapping
 
-from archspec.dims import as_plain, definitely_equal, is_concrete, product, to_exact, total
-from archspec.errors import ExprError, LayerError, Problem, ShapeError, SpecError, did_you_mean
+from archspec.dims import (
+    as_plain,
+    definitely_equal,
+    is_concrete,
+    product,
+    to_exact,
+    total,
+)
+from archspec.errors import (
+    ExprError,
+    LayerError,
+    Problem,
+    ShapeError,
+    SpecError,
+    did_you_mean,
+)
 from archspec.expr import Expr, parse
 from archspec.layers.base import IntArg, Layer, Shape, evaluate_int_arg, format_shape
+from archspec.limits import DEFAULT_LIMITS, Limits
 from archspec.report import LayerRow, Report
 from archspec.source import SpecSource
 from archspec.spec import BlockCall, Graph, Model, Node, Ref, Spec, validate
@@ -17,25 +32,25 @@ from archspec.spec import BlockCall, Graph, Model, Node, Ref, Spec, validate
 _POSITIVE = IntArg(1)
 
 
-MAX_EXPANDED_LAYERS = 200_000  # layers after unrolling blocks and repeats
-
-
-def analyze(spec: Any, **bindings: Any) -> Report:
+def analyze(spec: Any, limits: Limits | None = None, **bindings: Any) -> Report:
     """Analyze a spec (a path, a YAML string or a dict) with params re-bound by `bindings`.
 
     A binding is a number, an expression string over the other params, or None to keep
-    the param as a free symbol.
+    the param as a free symbol. `limits` raises the resource bounds (archspec.limits).
     """
     model, source = validate(spec)
-    return analyze_model(model, source, bindings)
+    return analyze_model(model, source, bindings, limits)
 
 
-def analyze_model(model: Model, source: SpecSource, bindings: Mapping[str, Any] | None = None) -> Report:
+def analyze_model(
+    model: Model, source: SpecSource, bindings: Mapping[str, Any] | None = None, limits: Limits | None = None
+) -> Report:
     """Analyze an already validated spec."""
     spec = model.spec
+    limits = limits or DEFAULT_LIMITS
     env = bind_params(spec, source, bindings or {})
-    inputs = {name: (_input_shape(name, tensor, source, env),) for name, tensor in spec.inputs.items()}
-    walk = _Walk(model, source, env)
+    inputs = {name: (_input_shape(name, tensor, source, env, limits),) for name, tensor in spec.inputs.items()}
+    walk = _Walk(model, source, env, limits)
     values = walk.graph(model.main, env, inputs, ())
     outputs = {}
     for i, ref in enumerate(model.main.outputs):
@@ -59,10 +74,11 @@ Scope = tuple[tuple[str, str], ...]  # (name, type) of each enclosing block appl
 class _Walk:
     """Runs graphs in order: binds each node's arguments, infers shapes, records rows."""
 
-    def __init__(self, model: Model, source: SpecSource, params: Mapping[str, Any]):
+    def __init__(self, model: Model, source: SpecSource, params: Mapping[str, Any], limits: Limits):
         self.model = model
         self.source = source
         self.params = params
+        self.limits = limits
         self.rows: list[LayerRow] = []
 
     def graph(self, graph: Graph, env: Mapping[str, Any], inputs: dict[str, Shapes], scope: Scope) -> dict[str, Shapes]:
@@ -116,6 +132,11 @@ class _Walk:
         if count == 1:
             return self.apply(node, op, xs, level)
         if is_concrete(count):
+            if count > self.limits.max_repeat:
+                raise LayerError(
+                    f"repeat: {count} is more than the limit of {self.limits.max_repeat} "
+                    "(raise it with --limit max_repeat=N if you mean it)"
+                )
             outputs: Shapes = xs
             for i in range(count):
                 outputs = self.apply(node, op, self._single(outputs, node), (*level, (str(i), node.type)))
@@ -141,14 +162,17 @@ class _Walk:
 
     def apply(self, node: Node, op, xs: tuple[Shape, ...], level: Scope) -> Shapes:
         """One application of a layer (one row) or of a block (its rows)."""
-        if len(self.rows) >= MAX_EXPANDED_LAYERS:
-            raise LayerError(f"the network expands to more than {MAX_EXPANDED_LAYERS} layers (blocks and repeats unrolled)")
+        if len(self.rows) >= self.limits.max_layers:
+            raise LayerError(
+                f"the network expands to more than {self.limits.max_layers} layers with blocks and repeats "
+                "unrolled (raise the limit with --limit max_layers=N if you mean it)"
+            )
         if isinstance(op, _BoundBlock):
             block = self.model.blocks[op.type]
             env = self.block_env(block, op, node, level)
             values = self.graph(block, env, {name: (x,) for name, x in zip(block.inputs, xs)}, level)
             return tuple(self.resolve(ref, values) for ref in block.outputs)
-        self.rows.append(_analyze_layer(op, level, xs))
+        self.rows.append(_analyze_layer(op, level, xs, self.limits))
         return self.rows[-1].output_shapes
 
     def block_env(self, block: Graph, call: _BoundBlock, node: Node, level: Scope) -> dict[str, Any]:
@@ -181,12 +205,14 @@ class _BoundBlock:
 _SCALED = ("params", "buffers", "macs", "flops", "activations")
 
 
-def _analyze_layer(layer, level: Scope, xs: tuple[Shape, ...]) -> LayerRow:
+def _analyze_layer(layer, level: Scope, xs: tuple[Shape, ...], limits: Limits) -> LayerRow:
     outs = tuple(tuple(as_plain(d) for d in shape) for shape in layer.output_shapes(*xs))
     for out in outs:
         for d in out:
             if is_concrete(d) and d < 1:
                 raise LayerError(f"the output shape {format_shape(out)} has an empty dimension")
+            if is_concrete(d) and d > limits.max_dim:
+                raise LayerError(f"the output shape {format_shape(out)} has a dimension beyond {_dim_limit(limits)}")
     out = outs[0] if len(outs) == 1 else outs
     macs = as_plain(layer.macs(*xs, out=out))
     return LayerRow(
@@ -250,11 +276,17 @@ def _param_value(name: str, value: Any, env: Mapping[str, Any]) -> Any:
     raise ExprError(f"expected a number or an expression, found {value!r}")
 
 
-def _input_shape(name: str, tensor: Any, source: SpecSource, env: Mapping[str, Any]) -> Shape:
+def _dim_limit(limits: Limits) -> str:
+    return f"the limit of {limits.max_dim:,} (raise it with --limit max_dim=N if you mean it)"
+
+
+def _input_shape(name: str, tensor: Any, source: SpecSource, env: Mapping[str, Any], limits: Limits) -> Shape:
     dims = []
     for i, dim in enumerate(tensor.shape):
         try:
             dims.append(evaluate_int_arg(f"shape[{i}]", dim, _POSITIVE, env))
+            if is_concrete(dims[-1]) and dims[-1] > limits.max_dim:
+                raise LayerError(f"shape[{i}] = {dims[-1]} is beyond {_dim_limit(limits)}")
         except LayerError as exc:
             raise SpecError(source.problem(f"input '{name}': {exc}", ("inputs", name, "shape", i))) from None
     return tuple(dims)

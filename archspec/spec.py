@@ -20,7 +20,16 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from archspec.errors import ExprError, LayerError, Problem, SpecError, did_you_mean
 from archspec.expr import FUNCTIONS, Expr, parse
@@ -289,13 +298,16 @@ class _Parser:
     def _where(self, block: str | None, raw: Any, index: int, name: str) -> str:
         raw = _bare_name_to_layer(raw)
         type_name = raw.get("type") if isinstance(raw, dict) else None
-        known = type_name in REGISTRY or type_name in self.blocks
+        known = isinstance(type_name, str) and (type_name in REGISTRY or type_name in self.blocks)
         label = f"{scope_label(block)}layers[{index}]"
         return f"{label} ({name}, {type_name})" if known else f"{label} ({name})"
 
     def _entry(self, raw: Any, path, where: str, problems: list[Problem]) -> Layer | BlockCall | None:
         raw = _bare_name_to_layer(raw)
         type_name = raw.get("type") if isinstance(raw, dict) else None
+        if type_name is not None and not isinstance(type_name, str):
+            problems.append(self.source.problem(f"type must be a layer or block type name, found {type_name!r}", (*path, "type"), where))
+            return None
         if type_name in self.opaque:
             return None  # a block whose own definition is invalid: reported there
         try:

@@ -4,7 +4,8 @@ import copy
 
 import pytest
 import yaml
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 import archspec
 from archspec.dims import evaluate_at

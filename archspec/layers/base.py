@@ -19,13 +19,26 @@ from __future__ import annotations
 
 import typing
 from dataclasses import dataclass
-from functools import lru_cache
 from fractions import Fraction
+from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Mapping, Sequence, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    model_validator,
+)
 
-from archspec.dims import Value, as_plain, definitely_different, definitely_equal, is_concrete
+from archspec.dims import (
+    Value,
+    as_plain,
+    definitely_different,
+    definitely_equal,
+    is_concrete,
+)
 from archspec.errors import ExprError, LayerError
 from archspec.expr import Expr, parse
 

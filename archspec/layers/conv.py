@@ -19,9 +19,9 @@ from archspec.layers.base import (
     Shape,
     Size,
     Sizes,
-    parse_int_arg,
     exact_div,
     expect_rank,
+    parse_int_arg,
 )
 
 

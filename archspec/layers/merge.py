@@ -10,7 +10,16 @@ from archspec.costs import flops_per_element
 from archspec.dims import Value, ceildiv, definitely_equal, is_concrete, product, total
 from archspec.errors import LayerError
 from archspec.layers import register
-from archspec.layers.base import Dim, Layer, Shape, Size, SizeOrList, broadcast_shapes, format_shape, normalize_dim
+from archspec.layers.base import (
+    Dim,
+    Layer,
+    Shape,
+    Size,
+    SizeOrList,
+    broadcast_shapes,
+    format_shape,
+    normalize_dim,
+)
 
 
 class _Elementwise(Layer):

@@ -10,7 +10,14 @@ from archspec.costs import flops_per_element
 from archspec.dims import Value, definitely_equal, product
 from archspec.errors import LayerError
 from archspec.layers import register
-from archspec.layers.base import Layer, Shape, Size, SizeOrList, expect_rank, format_shape
+from archspec.layers.base import (
+    Layer,
+    Shape,
+    Size,
+    SizeOrList,
+    expect_rank,
+    format_shape,
+)
 
 
 class _BatchNorm(Layer):

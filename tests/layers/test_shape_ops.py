@@ -1,11 +1,10 @@
 """Shape ops: Flatten, Permute, Transpose, Reshape, Unflatten, Mean, CenterCrop; zero-cost layers."""
 
 import pytest
-
-import archspec
 from hypothesis import given
 from hypothesis import strategies as st
 
+import archspec
 from archspec.errors import ShapeError
 from tests.helpers import analyze_one
 
