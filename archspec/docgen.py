@@ -99,9 +99,153 @@ def cost_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+# Broken specs whose real messages docs/errors.md shows: (what is wrong, the YAML).
+ERROR_EXAMPLES = [
+    (
+        "Several independent mistakes are reported together, each with its line and column",
+        """\
+params: {B: 1, k: 16}
+inputs:
+  x: {shape: [B, 3, 32, 32]}
+layers:
+  - {type: Conv2d, out_channels: k, kernel: 3}
+  - Relu
+  - {type: Linear}
+""",
+    ),
+    (
+        "An unknown name in an expression",
+        """\
+params: {B: 1, width: 64}
+inputs:
+  x: {shape: [B, 3, 32, 32]}
+layers:
+  - {type: Conv2d, out_channels: 2 * widht, kernel_size: 3}
+""",
+    ),
+    (
+        "Python code where an expression belongs",
+        """\
+inputs:
+  x: {shape: [1, 3, 32, 32]}
+layers:
+  - {type: Conv2d, out_channels: "__import__('os').getcwd()", kernel_size: 1}
+""",
+    ),
+    (
+        "An expression that is not an integer",
+        """\
+params: {k: 5}
+inputs:
+  x: {shape: [1, 3, 32, 32]}
+layers:
+  - {type: Conv2d, out_channels: 8, kernel_size: k, padding: k/2}
+""",
+    ),
+    (
+        "A comma inside a `{...}` mapping splits an unquoted expression",
+        """\
+inputs:
+  x: {shape: [1, 3, 32, 32]}
+layers:
+  - {type: Conv2d, out_channels: max(8, 16), kernel_size: 3}
+""",
+    ),
+    (
+        "Shapes that do not fit, inside a block: the block's line, and the application it failed in",
+        """\
+inputs:
+  x: {shape: [1, 64, 56, 56]}
+blocks:
+  Residual:
+    args: {planes: null}
+    layers:
+      - {name: conv, type: Conv2d, out_channels: planes, kernel_size: 3, padding: 1}
+      - {name: add, type: Add, from: [conv, input]}
+layers:
+  - {name: layer1, type: Residual, planes: 64, repeat: 2}
+  - {name: layer2, type: Residual, planes: 128}
+""",
+    ),
+    (
+        "Unknown names in `from:`, and a layer that would consume a later one (a cycle)",
+        """\
+inputs:
+  x: {shape: [1, 8, 16, 16]}
+layers:
+  - {name: conv, type: Conv2d, out_channels: 8, kernel_size: 1}
+  - {name: sum, type: Add, from: [conv, cnov]}
+  - {name: loop, type: Add, from: [later, x]}
+  - {name: later, type: ReLU}
+""",
+    ),
+    (
+        "Block arguments: a required one missing, an unknown one, and a block that uses itself",
+        """\
+inputs:
+  x: {shape: [1, 8, 16, 16]}
+blocks:
+  Stage:
+    args: {planes: null, stride: 1}
+    layers:
+      - {type: Conv2d, out_channels: planes, kernel_size: 3, stride: stride, padding: 1}
+  Loop:
+    layers: [Loop]
+layers:
+  - {type: Stage, strides: 2}
+""",
+    ),
+    (
+        "A repeat count left free must repeat a unit that keeps its input shape",
+        """\
+params: {depth: null}
+inputs:
+  x: {shape: [1, 8, 16, 16]}
+layers:
+  - {type: Conv2d, out_channels: 16, kernel_size: 3, repeat: depth}
+""",
+    ),
+    (
+        "Resource limits instead of a hang",
+        """\
+inputs:
+  x: {shape: [1, 8]}
+layers:
+  - {type: Linear, out_features: 8, repeat: 10**9}
+""",
+    ),
+    (
+        "Invalid YAML",
+        """\
+inputs:
+  x: {shape: [1, 8]
+layers: [ReLU]
+""",
+    ),
+]
+
+
+def error_examples() -> str:
+    """The examples of docs/errors.md: each broken spec and the message archspec prints for it."""
+    from archspec.engine import analyze
+    from archspec.errors import ArchspecError
+    from archspec.source import parse_yaml
+
+    out = []
+    for title, text in ERROR_EXAMPLES:
+        try:
+            analyze(parse_yaml(text, "net.yaml"))
+            message = "(no error: this example is stale)"
+        except ArchspecError as exc:
+            message = f"error: {exc}"
+        out += [f"### {title}\n", "```yaml", text.rstrip(), "```\n", "```", message, "```\n"]
+    return "\n".join(out)
+
+
 GENERATED = {
     ("spec-format.md", "layers"): layer_reference,
     ("counting.md", "per-element-flops"): cost_table,
+    ("errors.md", "examples"): error_examples,
 }
 
 _SECTION = "<!-- BEGIN GENERATED: {key} -->\n{body}<!-- END GENERATED: {key} -->"

@@ -81,7 +81,7 @@ def _tokenize(source: str) -> list[tuple[str, str, int]]:
             bad = source[position:].lstrip()[:1]
             raise ExprError(
                 f"unexpected character {bad!r} at position {position + 1} in {source!r}; "
-                "expressions use numbers, param names, + - * / // % **, parentheses and "
+                "expressions use numbers, param names, + - * / // % **, comparisons, parentheses and "
                 + ", ".join(sorted(FUNCTIONS))
             )
         kind = match.lastgroup
@@ -113,7 +113,9 @@ class _Parser:
 
     def expect(self, text: str) -> None:
         if self.index >= len(self.tokens):
-            raise self.fail(f"expected {text!r} but the expression ended")
+            # In a YAML flow mapping `{out: max(2, 3)}` the comma ends the value early.
+            hint = "; in a YAML {...} mapping, quote an expression that has a comma" if text == ")" else ""
+            raise self.fail(f"expected {text!r} but the expression ended{hint}")
         token = self.take()
         if token[1] != text:
             self.index -= 1

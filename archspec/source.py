@@ -77,7 +77,11 @@ class _Converter:
                     continue
                 key = self.convert_scalar(key_node)
                 if key in own_keys:
-                    raise self.error(f"duplicate key {key!r}", key_node)
+                    hint = ""
+                    if isinstance(key, str) and key.rstrip().endswith(")") and node.flow_style:
+                        # `{out: make_divisible(c, 8)}`: YAML split the expression at its comma.
+                        hint = "; an expression with a comma inside {...} must be quoted: \"make_divisible(c, 8)\""
+                    raise self.error(f"duplicate key {key!r}{hint}", key_node)
                 own_keys.add(key)
             # Resolve `<<` merge keys; the mapping's own keys come last and win.
             self.loader.flatten_mapping(node)

@@ -116,3 +116,18 @@ def test_bad_binding_exits_1():
     result = run("analyze", MNIST, "--set", "B=__import__('os')")
     assert result.returncode == 1
     assert "param 'B'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_limits_can_be_raised_and_name_themselves(tmp_path):
+    spec = tmp_path / "deep.yaml"
+    spec.write_text("inputs: {x: {shape: [1, 8]}}\nlayers:\n  - {type: Linear, out_features: 8, repeat: 20}\n")
+    assert run("analyze", str(spec), "--format", "csv").returncode == 0
+    refused = run("analyze", str(spec), "--limit", "max_repeat=10")
+    assert refused.returncode == 1
+    assert "repeat: 20 is more than the limit of 10 (raise it with --limit max_repeat=N" in refused.stderr
+    assert run("analyze", str(spec), "--limit", "max_repeats=10").returncode == 2
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("inputs: {x: {shape: [1, 8]}}\nlayers:\n  - {type: Linear, out_features: 2**60}\n")
+    result = run("analyze", str(huge))
+    assert result.returncode == 1 and "has a dimension beyond the limit of 281,474,976,710,656" in result.stderr
+    assert run("analyze", str(huge), "--limit", "max_dim=2000000000000000000").returncode == 0
