@@ -72,6 +72,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="one row per block N levels down (1: top-level layers and blocks); default: every layer",
     )
     add_spec_command("validate", "check a spec (format and shapes) without printing the analysis")
+
+    formula = add_spec_command("formula", "exact formulas of params, MACs and FLOPs in the params you keep free")
+    formula.add_argument(
+        "--symbolic", default="", metavar="NAMES", help="comma-separated params to keep free, e.g. B,H,W (params declared null always are)"
+    )
+    formula.add_argument("--metric", default="params,macs,flops", metavar="NAMES", help="comma-separated: params, buffers, macs, flops, activations, or all")
+    formula.add_argument("--format", choices=("text", "latex", "json", "python"), default="text", help="output format (default: text)")
+    formula.add_argument("--per-layer", action="store_true", help="a formula for every layer too (with --depth, every block)")
+    formula.add_argument("--depth", type=_depth, default=None, metavar="N", help="with --per-layer: one row per block N levels down")
+    formula.add_argument(
+        "--assume", action="append", default=[], metavar="NAME%K==0", help="assume a free param is a multiple of K: floors become exact"
+    )
+    formula.add_argument("--approx", action="store_true", help="drop floor divisions: a smooth formula, labelled approximate")
+
+    fit = add_spec_command("fit", "the largest value of one param that keeps a cost within a budget")
+    fit.add_argument("--for", dest="target", required=True, metavar="NAME", help="the param to solve for, e.g. B")
+    budgets = fit.add_mutually_exclusive_group(required=True)
+    for metric in ("params", "macs", "flops"):
+        budgets.add_argument(f"--{metric}", metavar="BUDGET", help=f"{metric} <= BUDGET (e.g. 4.1G, 1e12)")
+    fit.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     commands.add_parser("schema", help="print the JSON Schema of the spec format")
     return parser
 
@@ -87,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
     except BrokenPipeError:
         return EXIT_OK
+    except _UsageError as exc:
+        print(f"archspec: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - the boundary: no traceback for users
         from archspec.errors import ArchspecError
 
@@ -109,23 +132,15 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(json_schema(), indent=2))
         return EXIT_OK
 
+    if args.command == "formula":
+        return _formula(args)
+    if args.command == "fit":
+        return _fit(args)
+
     from archspec.engine import analyze
 
-    bindings = {}
-    for name, value in args.bindings:
-        if name in bindings:
-            print(f"archspec: error: --set {name} is given twice", file=sys.stderr)
-            return EXIT_USAGE
-        bindings[name] = value
-    from archspec.limits import Limits
-
-    limits = {}
-    for name, value in args.limits:
-        if name not in Limits.names() or not value.isdigit():
-            print(f"archspec: error: --limit takes one of {', '.join(Limits.names())} = a whole number, found {name}={value}", file=sys.stderr)
-            return EXIT_USAGE
-        limits[name] = int(value)
-    report = analyze(args.spec, limits=Limits(**limits), **bindings)
+    bindings, limits = _bindings_and_limits(args)
+    report = analyze(args.spec, limits=limits, **bindings)
     if args.command == "validate":
         from archspec.formats import shape_text
 
@@ -138,6 +153,108 @@ def _run(args: argparse.Namespace) -> int:
     if args.depth is not None:
         report = report.collapsed(args.depth)
     print(render(report, args.format))
+    return EXIT_OK
+
+
+def _bindings_and_limits(args: argparse.Namespace):
+    """The --set bindings and the --limit values; _UsageError when they are malformed."""
+    from archspec.limits import Limits
+
+    bindings = {}
+    for name, value in args.bindings:
+        if name in bindings:
+            raise _UsageError(f"--set {name} is given twice")
+        bindings[name] = value
+    limits = {}
+    for name, value in args.limits:
+        if name not in Limits.names() or not value.isdigit():
+            raise _UsageError(f"--limit takes one of {', '.join(Limits.names())} = a whole number, found {name}={value}")
+        limits[name] = int(value)
+    return bindings, Limits(**limits)
+
+
+class _UsageError(Exception):
+    """A malformed command line (exit 2), found after argparse."""
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _formula(args: argparse.Namespace) -> int:
+    from archspec.engine import analyze
+    from archspec.formula import METRICS, divisibility, divisible_binding, formulas, render_formulas
+
+    bindings, limits = _bindings_and_limits(args)
+    metrics = METRICS if args.metric == "all" else tuple(_names(args.metric))
+    if not metrics or any(m not in METRICS for m in metrics):
+        raise _UsageError(f"--metric takes {', '.join(METRICS)} or all, found {args.metric!r}")
+    symbolic = _names(args.symbolic)
+    for name in symbolic:
+        bindings[name] = None
+    back, notes = {}, []
+    for text in args.assume:
+        name, divisor = divisibility(text)
+        if name not in symbolic:
+            raise _UsageError(f"--assume {text}: {name} is not in --symbolic")
+        bindings[name], mapping = divisible_binding(name, divisor)
+        back.update(mapping)
+        notes.append(f"assuming {name} % {divisor} == 0")
+    report = analyze(args.spec, limits=limits, **bindings)
+    if back:
+        report = report.xreplace(back)
+    if args.approx:
+        notes.append("APPROXIMATE: floor divisions dropped (exact where every division is exact)")
+    free = sorted({str(s) for v in report.totals.values() if hasattr(v, "free_symbols") for s in v.free_symbols})
+    per_layer = None
+    if args.per_layer:
+        rows = report.collapsed(args.depth).layers if args.depth else report.layers
+        per_layer = [(row.name, row.type, formulas({m: getattr(row, m) for m in metrics}, metrics, args.approx)) for row in rows]
+    results = formulas(report.totals, metrics, args.approx)
+    print(render_formulas(report.name, results, free, args.format, notes, per_layer))
+    return EXIT_OK
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from archspec.dims import evaluate_at, is_concrete
+    from archspec.engine import analyze
+    from archspec.formula import fit, parse_budget, shares_by_type
+
+    bindings, limits = _bindings_and_limits(args)
+    metric = next(m for m in ("params", "macs", "flops") if getattr(args, m) is not None)
+    budget = parse_budget(getattr(args, metric))
+    name = args.target
+    bindings[name] = None
+    report = analyze(args.spec, limits=limits, **bindings)
+    formula = report.totals[metric]
+    others = sorted(str(s) for s in getattr(formula, "free_symbols", ()) if str(s) != name)
+    if others:
+        print(f"error: {metric} still depends on {', '.join(others)}; bind them with --set", file=sys.stderr)
+        return EXIT_SPEC
+
+    def metric_at(n: int):
+        value = evaluate_at(formula, {name: n})
+        return value if is_concrete(value) else int(value)
+
+    def shares_at(n: int):
+        return {kind: evaluate_at(v, {name: n}) for kind, v in shares_by_type(report.layers, metric).items()}
+
+    result = fit(metric_at, shares_at, name, metric, budget)
+    if args.format == "json":
+        print(json.dumps({
+            "name": report.name, "for": name, "metric": metric, "budget": budget, "value": result.value,
+            "at_value": result.at_value, "at_next": result.at_next,
+            "largest_shares": [{"type": kind, metric: value} for kind, value in result.dominant],
+        }, indent=2))
+        return EXIT_OK
+    if result.value == 0:
+        print(f"{report.name}: no {name} fits: {metric} at {name}=1 is {result.at_next:,}, over the budget {budget:,}")
+        return EXIT_OK
+    shares = ", ".join(f"{kind} {100 * value / result.at_value:.1f}%" for kind, value in result.dominant if result.at_value)
+    print(f"{report.name}: largest {name} with {metric} <= {budget:,}: {name} = {result.value:,}")
+    print(f"  {metric} at {name}={result.value:,}: {result.at_value:,}")
+    print(f"  {metric} at {name}={result.value + 1:,}: {result.at_next:,} (over)")
+    print(f"  largest shares at {name}={result.value:,}: {shares}")
     return EXIT_OK
 
 

@@ -224,7 +224,8 @@ def _analyze_layer(layer, level: Scope, xs: tuple[Shape, ...], limits: Limits) -
         buffers=as_plain(layer.buffer_count(*xs)),
         macs=macs,
         flops=as_plain(2 * macs + layer.other_flops(*xs, out=out)),
-        activations=total(product(shape) for shape in outs),
+        # A layer without inputs (Parameter) returns a stored tensor, counted in params.
+        activations=total(product(shape) for shape in outs) if xs else 0,
     )
 
 

@@ -77,6 +77,78 @@ class Report:
                 groups.append([row])
         return replace(self, layers=tuple(_merge_rows(group, depth) for group in groups))
 
+    def subs(self, **values: Any) -> "Report":
+        """The report with params given values (numbers or expressions), e.g. subs(B=32).
+
+        Equal to analyzing with those params bound: every count is exact, and becomes
+        an int when no free param is left.
+        """
+        from archspec.symbolic import symbol, to_sympy
+
+        unknown = sorted(set(values) - set(self.params))
+        if unknown:
+            raise KeyError(f"unknown params {unknown}; the report's params: {', '.join(self.params)}")
+        mapping = {symbol(name): to_sympy(value) for name, value in values.items()}
+        report = self.xreplace(mapping)
+        params = {**report.params, **{name: as_plain(value) for name, value in values.items()}}
+        return replace(report, params=params)
+
+    def xreplace(self, mapping: dict[Any, Any]) -> "Report":
+        """Every value with sympy symbols replaced by `mapping` (symbol -> expression)."""
+
+        def swap(value: Any) -> Any:
+            if hasattr(value, "xreplace"):
+                return as_plain(value.xreplace(mapping))
+            return value
+
+        def swap_shape(shape):
+            return tuple(swap(d) for d in shape)
+
+        rows = [
+            replace(
+                row,
+                input_shapes=tuple(swap_shape(s) for s in row.input_shapes),
+                output_shapes=tuple(swap_shape(s) for s in row.output_shapes),
+                **{key: swap(getattr(row, key)) for key in (*TOTAL_KEYS, "times")},
+            )
+            for row in self.layers
+        ]
+        return replace(
+            self,
+            params={k: swap(v) for k, v in self.params.items()},
+            inputs={k: swap_shape(s) for k, s in self.inputs.items()},
+            outputs={k: swap_shape(s) for k, s in self.outputs.items()},
+            layers=tuple(rows),
+            totals={k: swap(v) for k, v in self.totals.items()},
+        )
+
+    def lambdify(self, names: list[str], metrics: tuple[str, ...] = TOTAL_KEYS):
+        """A vectorized function of the named params: f(*arrays) -> {metric: numpy array}.
+
+        Floor divisions stay exact on integer arrays (numpy.floor_divide); every other
+        param must be bound. Values beyond int64 need the exact path (subs) instead.
+        """
+        import numpy
+        import sympy
+
+        from archspec.symbolic import symbol, to_sympy
+
+        symbols = [symbol(name) for name in names]
+        expressions = [to_sympy(self.totals[metric]) for metric in metrics]
+        left = set().union(*(e.free_symbols for e in expressions)) - set(symbols)
+        if left:
+            raise ValueError(f"bind every param but {names} first; still free: {sorted(map(str, left))}")
+        functions = {"FloorDiv": numpy.floor_divide, "Min": numpy.minimum, "Max": numpy.maximum}
+        vectorized = sympy.lambdify(symbols, expressions, modules=[functions, "numpy"])
+
+        def evaluate(*arrays):
+            arrays = [numpy.asarray(a, dtype=numpy.int64) for a in arrays]
+            shape = numpy.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
+            results = vectorized(*arrays)
+            return {m: numpy.broadcast_to(numpy.asarray(r, dtype=numpy.int64), shape) for m, r in zip(metrics, results)}
+
+        return evaluate
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data: integers when bound, expression strings otherwise."""
         return {

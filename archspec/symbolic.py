@@ -8,6 +8,7 @@ build than sympy's floor (see shared notes on symbolic engines).
 
 from __future__ import annotations
 
+from fractions import Fraction
 from functools import lru_cache
 
 import sympy
@@ -17,6 +18,19 @@ import sympy
 def symbol(name: str) -> sympy.Symbol:
     """The symbol for a free param: a positive integer, as every dimension is."""
     return sympy.Symbol(name, positive=True, integer=True)
+
+
+def to_sympy(value):
+    """An int, Fraction or sympy value as a sympy value (never by parsing text)."""
+    if isinstance(value, bool):
+        raise TypeError(f"expected a number or a sympy expression, found {value!r}")
+    if isinstance(value, int):
+        return sympy.Integer(value)
+    if isinstance(value, Fraction):
+        return sympy.Rational(value.numerator, value.denominator)
+    if isinstance(value, sympy.Basic):
+        return value
+    raise TypeError(f"expected a number or a sympy expression, found {value!r}")
 
 
 class FloorDiv(sympy.Function):
@@ -72,3 +86,7 @@ class FloorDiv(sympy.Function):
         if not (base.is_Atom or isinstance(base, FloorDiv)):
             text = f"({text})"
         return f"({text}//{printer.doprint(divisor)})"
+
+    def _latex(self, printer):
+        base, divisor = self.args
+        return rf"\left\lfloor \frac{{{printer.doprint(base)}}}{{{printer.doprint(divisor)}}} \right\rfloor"

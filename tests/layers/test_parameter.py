@@ -15,5 +15,5 @@ def test_parameter_counts_its_elements_and_broadcasts_in_a_mul():
         }
     )
     scale, scaled = report.layers
-    assert (scale.input_shapes, scale.output_shape, scale.params, scale.flops) == ((), (6, 1, 1), 6, 0)
+    assert (scale.input_shapes, scale.output_shape, scale.params, scale.flops, scale.activations) == ((), (6, 1, 1), 6, 0, 0)
     assert scaled.output_shape == (2, 6, 4, 4) and scaled.flops == 2 * 6 * 4 * 4
