@@ -11,7 +11,7 @@ operation (docs/counting.md).
 from archspec.errors import ArchspecError, ShapeError, SpecError
 
 __version__ = "0.1.0"
-__all__ = ["analyze", "validate", "Report", "ArchspecError", "SpecError", "ShapeError", "__version__"]
+__all__ = ["analyze", "validate", "sweep", "Report", "ArchspecError", "SpecError", "ShapeError", "__version__"]
 
 
 def __getattr__(name: str):
@@ -24,6 +24,10 @@ def __getattr__(name: str):
         from archspec.spec import validate
 
         return validate
+    if name == "sweep":
+        from archspec.sweeps import sweep
+
+        return sweep
     if name == "Report":
         from archspec.report import Report
 

@@ -92,6 +92,21 @@ def build_parser() -> argparse.ArgumentParser:
     for metric in ("params", "macs", "flops"):
         budgets.add_argument(f"--{metric}", metavar="BUDGET", help=f"{metric} <= BUDGET (e.g. 4.1G, 1e12)")
     fit.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+
+    sweep = add_spec_command("sweep", "evaluate costs over a grid or random samples of params")
+    sweep.add_argument("--grid", action="append", default=[], metavar="NAME=VALUES", help="an axis: 1,2,4 or a..b or a..b:step")
+    sweep.add_argument("--range", dest="ranges", action="append", default=[], metavar="NAME=LOW:HIGH", help="an axis sampled with --random")
+    sweep.add_argument("--random", type=_depth, default=None, metavar="N", help="N random points instead of the full grid")
+    sweep.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sweep.add_argument("--metrics", default="params,macs,flops", metavar="NAMES", help="comma-separated metrics (default params,macs,flops)")
+    sweep.add_argument("--where", default=None, metavar="CONDITION", help='keep points where e.g. "macs <= 4G"')
+    sweep.add_argument("--pareto", default=None, metavar="M1,M2", help="mark the points no other point beats in both metrics (smaller is better)")
+    sweep.add_argument("--out", default=None, metavar="FILE", help="write every point to FILE.csv or FILE.jsonl (streamed)")
+    sweep.add_argument("--format", choices=("table", "csv", "jsonl"), default="table", help="stdout format without --out (default: table)")
+    sweep.add_argument("--top", type=_depth, default=20, metavar="K", help="table: the K smallest points by --sort (default 20)")
+    sweep.add_argument("--sort", default=None, metavar="METRIC", help="table: the metric to sort by (default: the first)")
+    sweep.add_argument("--plot", default=None, metavar="FILE", help="draw the metrics (or the Pareto front) to FILE.png or .svg; needs matplotlib")
+    sweep.add_argument("--workers", type=_depth, default=None, metavar="N", help="processes for per-structure analyses (default: all cores)")
     commands.add_parser("schema", help="print the JSON Schema of the spec format")
     return parser
 
@@ -136,6 +151,11 @@ def _run(args: argparse.Namespace) -> int:
         return _formula(args)
     if args.command == "fit":
         return _fit(args)
+    if args.command == "sweep":
+        from archspec.sweep_cli import run_sweep
+
+        bindings, limits = _bindings_and_limits(args)
+        return run_sweep(args, bindings)
 
     from archspec.engine import analyze
 

@@ -1,0 +1,80 @@
+"""Plots of sweeps (optional: `pip install archspec[plot]` brings matplotlib)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from archspec.errors import ArchspecError
+
+UNITS = {
+    "params": "parameters",
+    "buffers": "buffer elements",
+    "macs": "MACs (multiply-accumulates)",
+    "flops": "FLOPs",
+    "activations": "activation elements",
+}
+MAX_LINES = 8
+
+
+def _pyplot():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only, no display needed
+        import matplotlib.pyplot as pyplot
+    except ImportError:
+        raise ArchspecError("--plot needs matplotlib: pip install 'archspec[plot]'") from None
+    return pyplot
+
+
+def _scale(axis, values: list[float], which: str) -> None:
+    positive = [v for v in values if v and v > 0]
+    if positive and max(positive) / min(positive) >= 100:  # values span decades
+        getattr(axis, f"set_{which}scale")("log")
+
+
+def sweep_figure(rows: list[dict[str, Any]], axes: list[str], metrics: list[str], pareto: tuple[str, str] | None, title: str = ""):
+    """A matplotlib Figure: the Pareto front of two metrics, or each metric against the first axis."""
+    pyplot = _pyplot()
+    valid = [r for r in rows if not r.get("error")]
+    if pareto is not None:
+        first, second = pareto
+        figure, axis = pyplot.subplots(figsize=(7, 5))
+        others = [r for r in valid if not r.get("pareto")]
+        front = sorted((r for r in valid if r.get("pareto")), key=lambda r: r[first])
+        axis.scatter([r[first] for r in others], [r[second] for r in others], s=8, alpha=0.4, label="points")
+        axis.plot([r[first] for r in front], [r[second] for r in front], "o-", color="C3", label="Pareto front")
+        axis.set_xlabel(UNITS.get(first, first))
+        axis.set_ylabel(UNITS.get(second, second))
+        _scale(axis, [r[first] for r in valid], "x")
+        _scale(axis, [r[second] for r in valid], "y")
+        axis.legend()
+    else:
+        x_name, rest = axes[0], axes[1:]
+        figure, plots = pyplot.subplots(len(metrics), 1, figsize=(7, 3.2 * len(metrics)), squeeze=False)
+        series: dict[tuple, list[dict[str, Any]]] = {}
+        for row in valid:
+            series.setdefault(tuple(row[name] for name in rest), []).append(row)
+        for metric, (axis,) in zip(metrics, plots):
+            for key, members in list(series.items())[:MAX_LINES]:
+                members = sorted(members, key=lambda r: r[x_name])
+                label = ", ".join(f"{n}={v}" for n, v in zip(rest, key)) or None
+                axis.plot([r[x_name] for r in members], [r[metric] for r in members], "o-", markersize=3, label=label)
+            axis.set_xlabel(x_name)
+            axis.set_ylabel(UNITS.get(metric, metric))
+            _scale(axis, [r[metric] for r in valid], "y")
+            if rest and axis is plots[0][0]:
+                shown = min(len(series), MAX_LINES)
+                axis.legend(fontsize="small", title=f"{shown} of {len(series)} series" if len(series) > shown else None)
+    if title:
+        figure.suptitle(title, fontsize="small")
+    figure.tight_layout()
+    return figure
+
+
+def plot_sweep(rows, axes, metrics, pareto, path: Path, title: str = "") -> None:
+    """Draw the sweep to a PNG or SVG file."""
+    figure = sweep_figure(rows, axes, metrics, pareto, title)
+    figure.savefig(path, dpi=120)
+    _pyplot().close(figure)

@@ -1,0 +1,410 @@
+"""Design-space sweeps: many values of some params, evaluated from one analysis where possible.
+
+    axes = [grid_axis("width=32,48,64"), grid_axis("H=128..512:32")]
+    table = sweep("specs/resnet50.yaml", axes, metrics=("params", "macs"))
+
+Three ways to evaluate, chosen per sweep and reported in `Sweep.method`:
+
+- vectorized: one analysis with every swept param free, its formulas turned into numpy
+  functions and evaluated on all points at once (sizes: batch, resolution, width, depth
+  of a shape-preserving repeat);
+- grouped: params that change the structure (a width multiplier rounded by
+  make_divisible, a comparison) are bound per group of points; the size params stay free
+  within a group, so each group costs one analysis;
+- per-point: one analysis per point, when nothing can stay free.
+
+A point where the network is invalid (a dimension below 1) gets no counts and an `error`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import re
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from fractions import Fraction
+from itertools import product as cartesian
+from typing import Any, Iterable, Iterator
+
+from archspec.errors import ArchspecError
+from archspec.formula import METRICS, FormulaError, parse_budget
+
+CHUNK = 100_000  # points evaluated (and written) at a time: memory stays bounded
+
+
+class SweepError(ArchspecError):
+    """A sweep request that cannot run (a bad axis, an unknown metric); raised before any work."""
+
+
+Number = int | Fraction
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One swept param: explicit values, or a range to sample from (`low`, `high`)."""
+
+    name: str
+    values: tuple[Number, ...] = ()
+    low: Number | None = None
+    high: Number | None = None
+
+    @property
+    def is_range(self) -> bool:
+        return self.low is not None
+
+
+def _number(text: str, axis: str) -> Number:
+    try:
+        value = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        raise SweepError(f"axis {axis}: {text.strip()!r} is not a number") from None
+    return int(value) if value.denominator == 1 else value
+
+
+def grid_axis(text: str) -> Axis:
+    """`name=1,2,3` or `name=a..b` or `name=a..b:step` (integers, both ends included)."""
+    name, sep, spec = text.partition("=")
+    name = name.strip()
+    if not sep or not name or not spec.strip():
+        raise SweepError(f"axis {text!r}: write NAME=v1,v2,... or NAME=a..b or NAME=a..b:step")
+    match = re.fullmatch(r"\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*(?::\s*(\d+)\s*)?", spec)
+    if match:
+        low, high, step = int(match[1]), int(match[2]), int(match[3] or 1)
+        if step < 1:
+            raise SweepError(f"axis {name}: the step must be at least 1, found {step}")
+        values = tuple(range(low, high + 1, step))
+        if not values:
+            raise SweepError(f"axis {name}: the range {low}..{high} is empty")
+        return Axis(name, values)
+    values = tuple(_number(item, name) for item in spec.split(",") if item.strip())
+    if not values:
+        raise SweepError(f"axis {name}: no values")
+    return Axis(name, values)
+
+
+def range_axis(text: str) -> Axis:
+    """`name=low:high`, sampled uniformly (integers if both ends are integers)."""
+    name, sep, spec = text.partition("=")
+    name = name.strip()
+    low_text, colon, high_text = spec.partition(":")
+    if not sep or not name or not colon:
+        raise SweepError(f"axis {text!r}: write NAME=low:high, e.g. width_mult=0.5:2.0")
+    low, high = _number(low_text, name), _number(high_text, name)
+    if low > high:
+        raise SweepError(f"axis {name}: the range {low}:{high} is empty")
+    return Axis(name, low=low, high=high)
+
+
+def points_of(
+    axes: list[Axis], samples: int | None, seed: int, integer: frozenset[str] = frozenset()
+) -> Iterator[tuple[Number, ...]]:
+    """The full grid of the axes' values, or `samples` random points (ranges and lists mixed);
+    a range over a param in `integer` yields integers, any other range decimals."""
+    if samples is None:
+        if any(axis.is_range for axis in axes):
+            raise SweepError("a range axis (--range) needs --random N")
+        yield from cartesian(*(axis.values for axis in axes))
+        return
+    rng = random.Random(seed)
+    for _ in range(samples):
+        yield tuple(_sample(axis, rng, axis.name in integer) for axis in axes)
+
+
+def _sample(axis: Axis, rng: random.Random, integer: bool) -> Number:
+    if not axis.is_range:
+        return rng.choice(axis.values)
+    if integer:
+        return rng.randint(math.ceil(axis.low), math.floor(axis.high))
+    # Three decimals: exact values that read well in a table (0.731, not 0.7310987...).
+    value = Fraction(round(rng.uniform(float(axis.low), float(axis.high)), 3)).limit_denominator(1000)
+    return min(max(value, Fraction(axis.low)), Fraction(axis.high))
+
+
+@dataclass
+class Chunk:
+    """Evaluated points as columns: each axis and metric, and an error per point ('' if none)."""
+
+    columns: dict[str, Any]  # name -> numpy array or list, one entry per point
+    errors: list[str]
+
+    def rows(self) -> list[dict[str, Any]]:
+        names = list(self.columns)
+        values = [c.tolist() if hasattr(c, "tolist") else list(c) for c in self.columns.values()]
+        rows = []
+        for i, error in enumerate(self.errors):
+            # Fractions (a sampled width multiplier, 0.731) read as decimals.
+            row = {name: float(column[i]) if isinstance(column[i], Fraction) else column[i] for name, column in zip(names, values)}
+            if error:
+                row.update({name: None for name in names[self.axis_count :]})
+            row["error"] = error
+            rows.append(row)
+        return rows
+
+    _axes: int = 0  # the first _axes columns are axis values; the rest, metrics
+
+    @property
+    def axis_count(self) -> int:
+        return self._axes
+
+
+@dataclass
+class Sweep:
+    """The evaluated points: a list of dicts (axis values, metrics, error), and how they were computed."""
+
+    axes: list[str]
+    metrics: list[str]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    method: str = ""
+
+    def to_pandas(self):
+        """The rows as a pandas DataFrame (pandas is not a dependency: install it to use this)."""
+        import pandas
+
+        return pandas.DataFrame(self.rows)
+
+
+def check_request(spec_params: dict[str, Any], axes: list[Axis], metrics: Iterable[str]) -> None:
+    """Fail before any work on an unknown param or metric, a repeated axis or a fraction for an integer param."""
+    from archspec.errors import did_you_mean
+
+    seen = set()
+    for axis in axes:
+        if axis.name not in spec_params:
+            known = ", ".join(spec_params) or "none"
+            raise SweepError(f"axis {axis.name}: not a param of the spec{did_you_mean(axis.name, spec_params)} (params: {known})")
+        if axis.name in seen:
+            raise SweepError(f"axis {axis.name} is given twice")
+        seen.add(axis.name)
+        default = spec_params[axis.name]
+        fractional = [v for v in (*axis.values, axis.low, axis.high) if isinstance(v, Fraction)]
+        if fractional and not isinstance(default, Fraction):
+            raise SweepError(f"axis {axis.name}: {fractional[0]} is not an integer, and the param is an integer ({default})")
+    for metric in metrics:
+        if metric not in METRICS:
+            raise SweepError(f"unknown metric {metric!r}; choose from {', '.join(METRICS)}")
+
+
+def sweep(
+    spec: Any,
+    grid: dict[str, Any] | None = None,
+    metrics: Iterable[str] = ("params", "macs", "flops"),
+    *,
+    ranges: dict[str, tuple[Any, Any]] | None = None,
+    samples: int | None = None,
+    seed: int = 0,
+    axes: list[Axis] | None = None,
+    bindings: dict[str, Any] | None = None,
+    workers: int | None = None,
+    progress: bool = False,
+) -> Sweep:
+    """Evaluate `metrics` at every point of a grid, or at `samples` random points.
+
+    `grid` maps params to values (a list, or a string such as "1..6" or "128..512:32");
+    `ranges` maps params to (low, high) for random sampling.
+    """
+    axes = list(axes or [])
+    for name, values in (grid or {}).items():
+        text = values if isinstance(values, str) else ",".join(str(v) for v in values)
+        axes.append(grid_axis(f"{name}={text}"))
+    for name, (low, high) in (ranges or {}).items():
+        axes.append(range_axis(f"{name}={low}:{high}"))
+    if not axes:
+        raise SweepError("give at least one axis (grid or ranges)")
+    plan = Plan(spec, axes, list(metrics), bindings, workers, progress)
+    result = Sweep([a.name for a in axes], list(metrics), method=plan.method)
+    for chunk in plan.chunks(points_of(axes, samples, seed, plan.integer_axes)):
+        result.rows.extend(chunk.rows())
+    return result
+
+
+class Plan:
+    """How a sweep is evaluated (see the module docstring), prepared once for all its points."""
+
+    def __init__(self, spec, axes, metrics, bindings=None, workers=None, progress=False):
+        from archspec.engine import analyze
+        from archspec.spec import validate
+
+        model, source = validate(spec)
+        check_request(model.spec.params, axes, metrics)
+        self.integer_axes = frozenset(a.name for a in axes if not isinstance(model.spec.params[a.name], Fraction))
+        self.spec, self.metrics, self.progress = spec, list(metrics), progress
+        self.names = [a.name for a in axes]
+        self.base = dict(bindings or {})
+        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        # A fractional param (a width multiplier) never stays free: the fast path evaluates integers.
+        fractional = [
+            a.name
+            for a in axes
+            if a.name not in self.integer_axes or any(isinstance(v, Fraction) for v in (*a.values, a.low, a.high))
+        ]
+        self.sizes, self.structural = _classify(spec, [n for n in self.names if n not in fractional], self.base)
+        self.structural += fractional
+        self.method = "vectorized" if not self.structural else "per-point" if not self.sizes else "grouped"
+        self.formulas = None
+        if self.method == "vectorized":
+            report = analyze(spec, **self.base, **{n: None for n in self.names})
+            self.formulas = Formulas(report, self.names, self.metrics)
+
+    def chunks(self, points: Iterator[tuple]) -> Iterator[Chunk]:
+        while True:
+            chunk = [p for _, p in zip(range(CHUNK), points)]
+            if not chunk:
+                return
+            if self.formulas is not None:
+                yield self.formulas.evaluate(chunk, self.names)
+            else:
+                yield _grouped(self, chunk)
+
+
+class Formulas:
+    """A report's totals (and its validity conditions) as vectorized functions of the free params."""
+
+    def __init__(self, report, free: list[str], metrics: list[str]):
+        import numpy
+        import sympy
+
+        from archspec.symbolic import symbol
+
+        self.free, self.metrics = free, metrics
+        self.totals = report.lambdify(free, tuple(metrics))
+        dims = sorted({d for row in report.layers for shape in row.output_shapes for d in shape if hasattr(d, "free_symbols")}, key=str)
+        self.dims = (
+            sympy.lambdify([symbol(n) for n in free], dims, modules=[{"FloorDiv": numpy.floor_divide}, "numpy"]) if dims else None
+        )
+
+    def evaluate(self, points: list[tuple], names: list[str]) -> Chunk:
+        import numpy
+
+        columns = {n: [p[i] for p in points] for i, n in enumerate(names)}
+        args = [numpy.array(columns[n], dtype=numpy.int64) for n in self.free]
+        values = self.totals(*args)
+        valid = numpy.ones(len(points), dtype=bool)
+        if self.dims is not None:
+            for dim in self.dims(*args):
+                valid &= numpy.broadcast_to(dim, (len(points),)) >= 1
+        columns.update({m: values[m] for m in self.metrics})
+        error = "a tensor dimension is below 1 (the input is too small for the network)"
+        return Chunk(columns, ["" if ok else error for ok in valid.tolist()], len(names))
+
+
+def _classify(spec, names, base) -> tuple[list[str], list[str]]:
+    """Split the axes into size params (may stay free) and structural ones (need numbers)."""
+    from archspec.engine import analyze
+
+    if not names:
+        return [], []
+    try:
+        analyze(spec, **base, **{n: None for n in names})
+        return list(names), []
+    except ArchspecError:
+        pass
+    sizes = []
+    for name in names:
+        try:
+            analyze(spec, **base, **{name: None})
+            sizes.append(name)
+        except ArchspecError:
+            continue
+    return sizes, [n for n in names if n not in sizes]
+
+
+def _grouped(plan: Plan, points: list[tuple]) -> Chunk:
+    """Bind the structural params per group of points; the size params stay free in each group."""
+    names = plan.names
+    groups: dict[tuple, list[int]] = {}
+    for i, point in enumerate(points):
+        key = tuple(point[names.index(n)] for n in plan.structural)
+        groups.setdefault(key, []).append(i)
+    jobs = [(plan.spec, names, plan.sizes, plan.structural, key, [points[i] for i in members], plan.metrics, plan.base)
+            for key, members in groups.items()]
+    rows: list[dict[str, Any] | None] = [None] * len(points)
+    parallel = plan.workers > 1 and len(jobs) >= 8 and not isinstance(plan.spec, dict)
+    if parallel:
+        pool = ProcessPoolExecutor(max_workers=plan.workers)
+        results = pool.map(_evaluate_group, jobs, chunksize=max(1, len(jobs) // (8 * plan.workers)))
+    else:
+        results = map(_evaluate_group, jobs)
+    for done, (members, group_rows) in enumerate(zip(groups.values(), results), 1):
+        _report_progress(plan.progress, done, len(jobs))
+        for i, row in zip(members, group_rows):
+            rows[i] = row
+    if parallel:
+        pool.shutdown()
+    if plan.progress:
+        print(file=sys.stderr)
+    columns = {name: [row[name] for row in rows] for name in [*names, *plan.metrics]}
+    return Chunk(columns, [row["error"] for row in rows], len(names))
+
+
+def _report_progress(enabled: bool, done: int, count: int) -> None:
+    if enabled:
+        print(f"\ranalyzed {done}/{count} structures", end="", file=sys.stderr, flush=True)
+
+
+def _evaluate_group(job) -> list[dict[str, Any]]:
+    """One structure: an analysis with its structural params bound (and sizes free, if any)."""
+    from archspec.engine import analyze
+
+    spec, names, sizes, structural, key, points, metrics, base = job
+    fixed = dict(zip(structural, key))
+    if len(points) > 1 and sizes:
+        try:
+            report = analyze(spec, **base, **fixed, **{n: None for n in sizes})
+            return Formulas(report, sizes, metrics).evaluate(points, names).rows()
+        except ArchspecError:
+            pass  # the structure and the sizes interact: one analysis per point
+    rows = []
+    for point in points:
+        row: dict[str, Any] = dict(zip(names, point))
+        try:
+            totals = analyze(spec, **base, **dict(zip(names, point))).totals
+            row.update({m: totals[m] for m in metrics})
+            row["error"] = ""
+        except ArchspecError as exc:
+            row.update({m: None for m in metrics})
+            row["error"] = str(exc).splitlines()[-1].strip()
+        rows.append(row)
+    return rows
+
+
+# ---- after evaluation: filters and Pareto fronts --------------------------------------
+_CONDITION = re.compile(r"^\s*([a-z_]+)\s*(<=|<|>=|>)\s*(.+?)\s*$")
+
+
+def where(condition: str, metrics: list[str]):
+    """A row filter from `macs <= 4G`; the metric must be one of the sweep's."""
+    match = _CONDITION.match(condition)
+    if match is None:
+        raise SweepError(f"cannot read the condition {condition!r}; write METRIC <= VALUE, e.g. macs <= 4G")
+    metric, op, text = match[1], match[2], match[3]
+    if metric not in metrics:
+        raise SweepError(f"--where {condition}: {metric} is not among the swept metrics ({', '.join(metrics)})")
+    try:
+        bound = parse_budget(text)
+    except FormulaError as exc:
+        raise SweepError(f"--where {condition}: {exc}") from None
+    compare = {"<=": lambda v: v <= bound, "<": lambda v: v < bound, ">=": lambda v: v >= bound, ">": lambda v: v > bound}[op]
+    return lambda row: row[metric] is not None and compare(row[metric])
+
+
+def mark_pareto(rows: list[dict[str, Any]], first: str, second: str) -> None:
+    """Set row["pareto"]: True where no other row is at most as large in both metrics and smaller in one."""
+    valid = sorted((i for i, r in enumerate(rows) if r[first] is not None), key=lambda i: (rows[i][first], rows[i][second]))
+    for row in rows:
+        row["pareto"] = False
+    best_before = None  # the least `second` among rows with a smaller `first`
+    position = 0
+    while position < len(valid):
+        group_end = position
+        value = rows[valid[position]][first]
+        while group_end < len(valid) and rows[valid[group_end]][first] == value:
+            group_end += 1
+        least = rows[valid[position]][second]  # sorted: the group's least `second`
+        if best_before is None or least < best_before:
+            for i in valid[position:group_end]:
+                rows[i]["pareto"] = rows[i][second] == least
+            best_before = least
+        position = group_end
