@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import archspec  # noqa: E402
+from timing import best_of  # noqa: E402
 from archspec.engine import analyze_model  # noqa: E402
 from archspec.spec import validate  # noqa: E402
 
@@ -41,13 +42,6 @@ def sequential_spec(depth: int) -> dict:
     return {"name": f"seq{depth}", "params": {"B": 1}, "inputs": {"x": {"shape": ["B", 16, 32, 32]}}, "layers": layers}
 
 
-def best_of(function, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:

@@ -9,7 +9,6 @@ Targets (issue: symbolic analysis): ResNet-50 with B, H, W symbolic in under 1 s
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,15 +17,9 @@ sys.path.insert(0, str(ROOT))
 import sympy  # noqa: E402
 
 import archspec  # noqa: E402
+from timing import best_of  # noqa: E402
 
 
-def best_of(function, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:

@@ -24,6 +24,21 @@ def register(cls: type[Layer]) -> type[Layer]:
     return cls
 
 
+def register_variants(base: type[Layer], prefix: str, namespace: dict) -> None:
+    """Register the 1d, 2d and 3d classes of one family (MaxPool1d, ...) into `namespace`."""
+    from typing import Literal
+
+    for n in (1, 2, 3):
+        name = f"{prefix}{n}d"
+        attributes = {
+            "__doc__": base.__doc__,
+            "__module__": namespace["__name__"],
+            "__annotations__": {"type": Literal[name]},
+            "spatial_dims": n,
+        }
+        namespace[name] = register(type(name, (base,), attributes))
+
+
 def _discover() -> None:
     for module in pkgutil.iter_modules(__path__):
         if module.name != "base" and not module.name.startswith("_"):

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field
 from archspec.costs import flops_per_element
 from archspec.dims import Value, is_concrete, product
 from archspec.errors import LayerError
-from archspec.layers import register
+from archspec.layers import register_variants
 from archspec.layers._window import sliding_window_count
 from archspec.layers.base import (
     Counts,
@@ -104,25 +104,7 @@ class _ConvNd(Layer):
         return product(out) * flops_per_element("bias") if self.bias else 0
 
 
-@register
-class Conv1d(_ConvNd):
-    __doc__ = _ConvNd.__doc__
-    type: Literal["Conv1d"]
-    spatial_dims = 1
-
-
-@register
-class Conv2d(_ConvNd):
-    __doc__ = _ConvNd.__doc__
-    type: Literal["Conv2d"]
-    spatial_dims = 2
-
-
-@register
-class Conv3d(_ConvNd):
-    __doc__ = _ConvNd.__doc__
-    type: Literal["Conv3d"]
-    spatial_dims = 3
+register_variants(_ConvNd, "Conv", globals())
 
 
 class _ConvTransposeNd(Layer):
@@ -175,22 +157,4 @@ class _ConvTransposeNd(Layer):
         return product(out) * flops_per_element("bias") if self.bias else 0
 
 
-@register
-class ConvTranspose1d(_ConvTransposeNd):
-    __doc__ = _ConvTransposeNd.__doc__
-    type: Literal["ConvTranspose1d"]
-    spatial_dims = 1
-
-
-@register
-class ConvTranspose2d(_ConvTransposeNd):
-    __doc__ = _ConvTransposeNd.__doc__
-    type: Literal["ConvTranspose2d"]
-    spatial_dims = 2
-
-
-@register
-class ConvTranspose3d(_ConvTransposeNd):
-    __doc__ = _ConvTransposeNd.__doc__
-    type: Literal["ConvTranspose3d"]
-    spatial_dims = 3
+register_variants(_ConvTransposeNd, "ConvTranspose", globals())

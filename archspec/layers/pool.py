@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
 
 from archspec.dims import Value, ceildiv, floordiv, is_concrete, product, total
 from archspec.errors import LayerError
-from archspec.layers import register
+from archspec.layers import register_variants
 from archspec.layers._window import sliding_window_count
 from archspec.layers.base import Counts, Layer, OptionalSizes, Shape, Sizes, expect_rank
 
@@ -119,24 +118,7 @@ class _AdaptiveMaxPool(_AdaptivePool):
         return self._window_elements(x, out) - product(out)
 
 
-def _variants(base: type, prefix: str) -> None:
-    """Register the 1d/2d/3d classes of one pooling family."""
-    for n in (1, 2, 3):
-        name = f"{prefix}{n}d"
-        cls = type(
-            name,
-            (base,),
-            {
-                "__doc__": base.__doc__,
-                "__module__": __name__,
-                "__annotations__": {"type": Literal[name]},
-                "spatial_dims": n,
-            },
-        )
-        globals()[name] = register(cls)
-
-
-_variants(_MaxPool, "MaxPool")
-_variants(_AvgPool, "AvgPool")
-_variants(_AdaptiveAvgPool, "AdaptiveAvgPool")
-_variants(_AdaptiveMaxPool, "AdaptiveMaxPool")
+register_variants(_MaxPool, "MaxPool", globals())
+register_variants(_AvgPool, "AvgPool", globals())
+register_variants(_AdaptiveAvgPool, "AdaptiveAvgPool", globals())
+register_variants(_AdaptiveMaxPool, "AdaptiveMaxPool", globals())
