@@ -84,6 +84,7 @@ class _Walk:
     def graph(self, graph: Graph, env: Mapping[str, Any], inputs: dict[str, Shapes], scope: Scope) -> dict[str, Shapes]:
         """Every node's outputs, by name, for one application of `graph`."""
         values = dict(inputs)
+        weights: dict[str, Shape] = {}  # the weight shape of each layer, for `shares:`
         previous = Ref(graph.inputs[0])
         for node in graph.nodes:
             xs: tuple[Shape, ...] = ()
@@ -93,7 +94,7 @@ class _Walk:
                     refs = ()  # a layer without inputs, such as Parameter
                 xs = tuple(self.resolve(ref, values) for ref in refs)
                 op = self.bind(node, env)
-                values[node.name] = self.repeated(node, op, xs, scope)
+                values[node.name] = self.repeated(node, op, xs, scope, weights)
             except LayerError as exc:
                 label = "; input shape " if len(xs) == 1 else "; input shapes "
                 shapes = label + ", ".join(map(format_shape, xs)) if xs else ""
@@ -125,12 +126,12 @@ class _Walk:
         except ExprError as exc:
             raise LayerError(str(exc)) from None
 
-    def repeated(self, node: Node, op, xs: tuple[Shape, ...], scope: Scope) -> Shapes:
+    def repeated(self, node: Node, op, xs: tuple[Shape, ...], scope: Scope, weights: dict[str, Shape]) -> Shapes:
         """Apply a node `repeat` times in sequence; a free repeat count multiplies one application."""
         count = 1 if op.repeat is None else op.repeat
         level = (*scope, (node.name, node.type))
         if count == 1:
-            return self.apply(node, op, xs, level)
+            return self.apply(node, op, xs, level, weights)
         if is_concrete(count):
             if count > self.limits.max_repeat:
                 raise LayerError(
@@ -139,10 +140,10 @@ class _Walk:
                 )
             outputs: Shapes = xs
             for i in range(count):
-                outputs = self.apply(node, op, self._single(outputs, node), (*level, (str(i), node.type)))
+                outputs = self.apply(node, op, self._single(outputs, node), (*level, (str(i), node.type)), weights)
             return outputs
         first = len(self.rows)
-        outputs = self.apply(node, op, xs, (*level, ("*", node.type)))
+        outputs = self.apply(node, op, xs, (*level, ("*", node.type)), weights)
         if len(outputs) != 1 or len(outputs[0]) != len(xs[0]) or not all(map(definitely_equal, outputs[0], xs[0])):
             raise LayerError(
                 f"repeat: {count} is a free symbol, so the repeated unit must keep its input shape "
@@ -160,7 +161,7 @@ class _Walk:
             raise LayerError(f"repeat feeds each application's output to the next, but {node.type} has {len(outputs)} outputs")
         return outputs
 
-    def apply(self, node: Node, op, xs: tuple[Shape, ...], level: Scope) -> Shapes:
+    def apply(self, node: Node, op, xs: tuple[Shape, ...], level: Scope, weights: dict[str, Shape]) -> Shapes:
         """One application of a layer (one row) or of a block (its rows)."""
         if len(self.rows) >= self.limits.max_layers:
             raise LayerError(
@@ -172,8 +173,14 @@ class _Walk:
             env = self.block_env(block, op, node, level)
             values = self.graph(block, env, {name: (x,) for name, x in zip(block.inputs, xs)}, level)
             return tuple(self.resolve(ref, values) for ref in block.outputs)
-        self.rows.append(_analyze_layer(op, level, xs, self.limits))
-        return self.rows[-1].output_shapes
+        row = _analyze_layer(op, level, xs, self.limits)
+        weight = op.weight_shape(*xs)
+        if weight is not None:
+            weights[node.name] = weight
+        if op.shares is not None:
+            row = _shared(row, op, weight, weights.get(op.shares))
+        self.rows.append(row)
+        return row.output_shapes
 
     def block_env(self, block: Graph, call: _BoundBlock, node: Node, level: Scope) -> dict[str, Any]:
         """The params, then the block's arguments: given at the call, else their defaults in order."""
@@ -193,6 +200,17 @@ class _Walk:
         if scope:
             where += f" at {'.'.join(name for name, _ in scope)}"
         return self.source.problem(message, node.path, where)
+
+
+def _shared(row: LayerRow, op, weight: Shape | None, target: Shape | None) -> LayerRow:
+    """The row of a layer that uses another layer's weight: that weight is not counted again."""
+    if weight is None:
+        raise LayerError(f"{op.type} has no weight to share")
+    if target is None:
+        raise LayerError(f"shares: {op.shares!r} has no weight to share")
+    if len(weight) != len(target) or not all(map(definitely_equal, weight, target)):
+        raise LayerError(f"shares: the weight {format_shape(weight)} does not match {op.shares}'s {format_shape(target)}")
+    return replace(row, params=as_plain(row.params - product(weight)), shares=op.shares)
 
 
 @dataclass(frozen=True)

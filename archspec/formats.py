@@ -64,7 +64,8 @@ def _rows(report: Report, number) -> list[list[str]]:
 
 def _row_name(row) -> str:
     # A row under a repeat whose count is a free symbol stands for that many applications.
-    return row.name if row.times == 1 else f"{row.name} (x{row.times})"
+    name = row.name if row.times == 1 else f"{row.name} (x{row.times})"
+    return f"{name} (shares {row.shares})" if row.shares else name
 
 
 def to_table(report: Report) -> str:

@@ -31,6 +31,7 @@ class LayerRow:
     flops: Value
     activations: Value  # elements of the output tensor(s), times `times`
     times: Value = 1
+    shares: str | None = None  # the layer whose weight this one uses (not counted again)
 
     @property
     def name(self) -> str:
@@ -169,6 +170,7 @@ class Report:
                     "flops": _json_value(row.flops),
                     "activations": _json_value(row.activations),
                     **({"times": _json_value(row.times)} if row.times != 1 else {}),
+                    **({"shares": row.shares} if row.shares else {}),
                 }
                 for row in self.layers
             ],

@@ -291,6 +291,7 @@ class _Parser:
                 problems.append(self.source.problem(message, path, where))
             if len(problems) == problem_count:
                 self._check_arity(op, sources, path, where, problems)
+            self._check_shares(op, names, known, index, path, where, problems)
             known.setdefault(name, index)
             nodes.append(Node(name, op, sources, path, where))
         return Graph(block, dict(args), tuple(inputs), tuple(nodes), self._outputs(outputs, names, known, problems))
@@ -371,6 +372,21 @@ class _Parser:
                 message = f"from: unknown name {ref.node!r}{did_you_mean(ref.node, choices)} (known here: {', '.join(choices)})"
             problems.append(self.source.problem(message, from_path, where))
         return tuple(refs)
+
+    def _check_shares(self, op, names, known, index, path, where, problems) -> None:
+        if op.shares is None:
+            return
+        target = op.shares
+        if isinstance(op, BlockCall):
+            message = "shares: applies to a layer, not to a block"
+        elif target in known and known[target] >= 0:
+            return
+        elif target in names and names.index(target) >= index:
+            message = f"shares: {target!r} is not an earlier layer (a layer can only share an earlier layer's weight)"
+        else:
+            choices = [name for name, i in known.items() if i >= 0]
+            message = f"shares: unknown layer {target!r}{did_you_mean(target, choices)}"
+        problems.append(self.source.problem(message, (*path, "shares"), where))
 
     def _arity(self, op: Layer | BlockCall) -> tuple[int, int | None]:
         if isinstance(op, BlockCall):

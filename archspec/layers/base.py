@@ -82,6 +82,7 @@ Scalar = Union[StrictInt, str]
 # Argument types. In a parsed spec they hold Expr; on a bound layer, numbers.
 Size = Annotated[Scalar, _size_validator(1), IntArg(1)]
 Count = Annotated[Scalar, _size_validator(0), IntArg(0)]
+SignedInt = Annotated[Scalar, _size_validator(-(2**62)), IntArg(-(2**62))]
 Sizes = Annotated[Union[Scalar, list[Scalar]], _sizes_validator(1), IntArg(1, per_dim=True)]
 Counts = Annotated[Union[Scalar, list[Scalar]], _sizes_validator(0), IntArg(0, per_dim=True)]
 def int_list(minimum: int, description: str) -> Any:
@@ -123,6 +124,9 @@ class GraphFields(BaseModel):
         "default: the previous entry's output",
     )
     repeat: Count | None = Field(None, description="apply this entry N times in sequence (N may be a free symbol)")
+    shares: str | None = Field(
+        None, description="use the weight of an earlier layer (weight tying): its MACs count, its weight is not counted again"
+    )
 
 
 GRAPH_FIELDS = tuple(info.alias or name for name, info in GraphFields.model_fields.items())
@@ -179,6 +183,10 @@ class Layer(GraphFields):
     def param_count(self, *inputs: Shape) -> Value:
         """Learnable parameters (weights, biases, affine parameters)."""
         return 0
+
+    def weight_shape(self, *inputs: Shape) -> Shape | None:
+        """The shape of the main weight, for layers whose weight can be shared (`shares:`)."""
+        return None
 
     def buffer_count(self, *inputs: Shape) -> Value:
         """Non-learnable state kept with the module (running statistics)."""

@@ -94,6 +94,10 @@ class _ConvNd(Layer):
         _, channels, _ = self._split(x)
         return exact_div(channels, self.groups, "in_channels / groups") * product(self.kernel_size)
 
+    def weight_shape(self, x: Shape) -> Shape:
+        _, channels, _ = self._split(x)
+        return (self.out_channels, exact_div(channels, self.groups, "in_channels / groups"), *self.kernel_size)
+
     def param_count(self, x: Shape) -> Value:
         return self.out_channels * self._taps(x) + (self.out_channels if self.bias else 0)
 
@@ -145,6 +149,10 @@ class _ConvTransposeNd(Layer):
     def _taps(self) -> Value:
         """Multiply-accumulates per input element: (C_out / groups) * prod(k)."""
         return exact_div(self.out_channels, self.groups, "out_channels / groups") * product(self.kernel_size)
+
+    def weight_shape(self, x: Shape) -> Shape:
+        _, channels, _ = self._split(x)
+        return (channels, exact_div(self.out_channels, self.groups, "out_channels / groups"), *self.kernel_size)
 
     def param_count(self, x: Shape) -> Value:
         _, channels, _ = self._split(x)

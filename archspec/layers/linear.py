@@ -33,6 +33,9 @@ class Linear(Layer):
         self.check_inferred("in_features", x[-1])
         return (*x[:-1], self.out_features)
 
+    def weight_shape(self, x: Shape) -> Shape:
+        return (self.out_features, x[-1])
+
     def param_count(self, x: Shape) -> Value:
         return x[-1] * self.out_features + (self.out_features if self.bias else 0)
 

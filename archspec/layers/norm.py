@@ -1,4 +1,4 @@
-"""Normalization: BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm."""
+"""Normalization: BatchNorm, LayerNorm, RMSNorm, GroupNorm, InstanceNorm."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from pydantic import Field
 from archspec.costs import flops_per_element
 from archspec.dims import Value, definitely_equal, product
 from archspec.errors import LayerError
-from archspec.layers import register
+from archspec.layers import register, register_variants
 from archspec.layers.base import (
     Layer,
     Shape,
     Size,
     SizeOrList,
+    exact_div,
     expect_rank,
     format_shape,
 )
@@ -117,3 +118,128 @@ class LayerNorm(Layer):
     def other_flops(self, x: Shape, out: Shape) -> Value:
         rows = product(x[: len(x) - len(self._normalized(x))])
         return product(x) * (flops_per_element("LayerNorm") + self._affine_terms()) + rows * 4
+
+
+class _PerRowNorm(Layer):
+    """Shared by RMSNorm, GroupNorm and InstanceNorm: statistics over groups of elements."""
+
+    # FLOPs per element and per row (a group of elements sharing one statistic).
+    costs: ClassVar[tuple[int, int]] = (0, 0)
+
+    def _rows_and_size(self, x: Shape) -> tuple[Value, Value]:
+        raise NotImplementedError
+
+    def _affine_terms(self) -> int:
+        return 0
+
+    def other_flops(self, x: Shape, out: Shape) -> Value:
+        rows, _ = self._rows_and_size(x)
+        per_element, per_row = self.costs
+        return product(x) * (per_element + self._affine_terms()) + rows * per_row
+
+
+@register
+class RMSNorm(_PerRowNorm):
+    """x / sqrt(mean(x^2) + eps) * weight over the last len(normalized_shape) dims (torch.nn.RMSNorm).
+
+    - params = prod(normalized_shape) with elementwise_affine
+    - other FLOPs = numel * 3 (square, sum, scale by 1/rms) + rows * 3 (divide by the count,
+      add eps, rsqrt) + numel (the weight) with elementwise_affine
+    """
+
+    type: Literal["RMSNorm"]
+    normalized_shape: SizeOrList | None = Field(None, description="default: the last dim; checked when given")
+    eps: float | None = None
+    elementwise_affine: bool = True
+    costs = (3, 3)
+
+    _normalized = LayerNorm._normalized
+
+    def output_shape(self, x: Shape) -> Shape:
+        self._normalized(x)
+        return x
+
+    def _rows_and_size(self, x: Shape) -> tuple[Value, Value]:
+        size = product(self._normalized(x))
+        return product(x[: len(x) - len(self._normalized(x))]), size
+
+    def _affine_terms(self) -> int:
+        return int(self.elementwise_affine)
+
+    def param_count(self, x: Shape) -> Value:
+        return product(self._normalized(x)) if self.elementwise_affine else 0
+
+
+@register
+class GroupNorm(_PerRowNorm):
+    """Normalizes each of num_groups channel groups of each sample (torch.nn.GroupNorm).
+    Input (N, C, *).
+
+    - params = 2 * C with affine
+    - other FLOPs = numel * 5 + (N * num_groups) * 4 + numel * 2 with affine (as LayerNorm,
+      one row per sample and group)
+    """
+
+    type: Literal["GroupNorm"]
+    num_groups: Size
+    num_channels: Size | None = Field(None, description="inferred from the input's channel dim; checked when given")
+    eps: float = 1e-5
+    affine: bool = True
+    costs = (5, 4)
+
+    def output_shape(self, x: Shape) -> Shape:
+        if len(x) < 2:
+            raise LayerError(f"expected an input (N, C, *), got {format_shape(x)}")
+        self.check_inferred("num_channels", x[1])
+        exact_div(x[1], self.num_groups, "num_channels must be divisible by num_groups")
+        return x
+
+    def _rows_and_size(self, x: Shape) -> tuple[Value, Value]:
+        return x[0] * self.num_groups, product(x[1:]) // self.num_groups
+
+    def _affine_terms(self) -> int:
+        return 2 if self.affine else 0
+
+    def param_count(self, x: Shape) -> Value:
+        return 2 * x[1] if self.affine else 0
+
+
+class _InstanceNorm(_PerRowNorm):
+    """Normalizes each channel of each sample over its spatial dims (eval mode, no running stats
+    by default). Input (N, C, *S) or unbatched (C, *S).
+
+    - params = 2 * C with affine; buffers = 2 * C + 1 with track_running_stats
+    - other FLOPs = numel * 5 + (N * C) * 4 + numel * 2 with affine (one row per sample and channel)
+    """
+
+    num_features: Size | None = Field(None, description="inferred from the input's channel dim; checked when given")
+    eps: float = 1e-5
+    momentum: float | None = 0.1
+    affine: bool = False
+    track_running_stats: bool = False
+    costs = (5, 4)
+
+    def _channel_dim(self, x: Shape) -> int:
+        n = self.spatial_dims
+        expect_rank(x, (n + 2, n + 1), "N, C, *spatial")
+        return len(x) - n - 1
+
+    def output_shape(self, x: Shape) -> Shape:
+        self.check_inferred("num_features", x[self._channel_dim(x)])
+        return x
+
+    def _rows_and_size(self, x: Shape) -> tuple[Value, Value]:
+        c = self._channel_dim(x)
+        return product(x[: c + 1]), product(x[c + 1 :])
+
+    def _affine_terms(self) -> int:
+        return 2 if self.affine else 0
+
+    def param_count(self, x: Shape) -> Value:
+        return 2 * x[self._channel_dim(x)] if self.affine else 0
+
+    def buffer_count(self, x: Shape) -> Value:
+        return 2 * x[self._channel_dim(x)] + 1 if self.track_running_stats else 0
+
+
+register_variants(_InstanceNorm, "InstanceNorm", globals())

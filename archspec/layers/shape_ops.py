@@ -6,10 +6,10 @@ from typing import ClassVar, Literal, Union
 
 from pydantic import Field
 
-from archspec.dims import Value, definitely_equal, definitely_less, is_concrete, product
+from archspec.dims import Value, ceildiv, definitely_equal, definitely_less, is_concrete, product
 from archspec.errors import LayerError
 from archspec.layers import register
-from archspec.layers.base import Dim, Layer, Shape, exact_div, int_list, normalize_dim
+from archspec.layers.base import Dim, Layer, Shape, SignedInt, exact_div, int_list, normalize_dim
 
 
 @register
@@ -181,3 +181,72 @@ class CenterCrop(Layer):
             if definitely_less(have, want):
                 raise LayerError(f"cannot crop a size {have} to {want}, which is larger")
         return (*kept, *target)
+
+
+@register
+class Slice(Layer):
+    """x[..., start:end:step, ...] along `dim` (Python slicing; a view, no cost).
+    Negative start/end count from the end; end None means the whole dim."""
+
+    type: Literal["Slice"]
+    dim: Dim
+    start: int = 0
+    end: SignedInt | None = Field(None, description="an int or an expression of params (e.g. L); None: to the end")
+    step: int = Field(1, ge=1)
+
+    def output_shape(self, x: Shape) -> Shape:
+        dim = normalize_dim(self.dim, len(x))
+        size = x[dim]
+        end = self.end
+        if is_concrete(size) and (end is None or is_concrete(end)):
+            length = len(range(*slice(self.start, end, self.step).indices(size)))
+        elif self.start >= 0 and (end is None or not (is_concrete(end) and end < 0)):
+            # A free end is taken to lie within the dim (the formula holds where the slice is valid).
+            if end is not None and definitely_less(size, end):
+                raise LayerError(f"end={end} is beyond the dim of size {size}")
+            length = ceildiv((size if end is None else end) - self.start, self.step)
+        else:
+            raise LayerError("a negative start or end needs a dim size that is a number")
+        if is_concrete(length) and length < 1:
+            raise LayerError(f"the slice {self.start}:{self.end}:{self.step} of a dim of size {size} is empty")
+        return (*x[:dim], length, *x[dim + 1 :])
+
+
+@register
+class Index(Layer):
+    """x[..., index, ...] along `dim`: the dim disappears (e.g. a class token, x[:, 0]). A view, no cost."""
+
+    type: Literal["Index"]
+    dim: Dim
+    index: int = 0
+
+    def output_shape(self, x: Shape) -> Shape:
+        dim = normalize_dim(self.dim, len(x))
+        if is_concrete(x[dim]) and not -x[dim] <= self.index < x[dim]:
+            raise LayerError(f"index {self.index} is out of range for a dim of size {x[dim]}")
+        return (*x[:dim], *x[dim + 1 :])
+
+
+@register
+class Expand(Layer):
+    """Broadcasts size-1 dims to `sizes` (Tensor.expand; -1 keeps a dim; new leading dims
+    may be added). A view, no cost."""
+
+    type: Literal["Expand"]
+    sizes: SizesWithInferred
+
+    def output_shape(self, x: Shape) -> Shape:
+        new = len(self.sizes) - len(x)
+        if new < 0:
+            raise LayerError(f"sizes {list(self.sizes)} has fewer dims than the input {len(x)}")
+        out = list(self.sizes[:new])
+        for have, want in zip(x, self.sizes[new:]):
+            if is_concrete(want) and want == -1:
+                out.append(have)
+            elif definitely_equal(have, want) or (is_concrete(have) and have == 1):
+                out.append(want)
+            else:
+                raise LayerError(f"cannot expand a dim of size {have} to {want} (only size-1 dims expand)")
+        if any(is_concrete(d) and d < 1 for d in out[:new]):
+            raise LayerError(f"new leading dims must be positive sizes, found {list(self.sizes)}")
+        return tuple(out)

@@ -1,0 +1,35 @@
+"""Embedding: a table lookup from integer ids."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from archspec.dims import Value
+from archspec.layers import register
+from archspec.layers.base import Layer, Shape, Size
+
+
+@register
+class Embedding(Layer):
+    """Looks up a row of a (num_embeddings, embedding_dim) table for every integer id.
+    Input (*) of ids -> (*, embedding_dim).
+
+    - params = num_embeddings * embedding_dim
+    - MACs = 0, FLOPs = 0: a lookup copies rows, it computes nothing
+    """
+
+    type: Literal["Embedding"]
+    num_embeddings: Size
+    embedding_dim: Size
+    padding_idx: int | None = Field(None, description="an id whose row gets no gradient (no effect on counts)")
+
+    def output_shape(self, x: Shape) -> Shape:
+        return (*x, self.embedding_dim)
+
+    def weight_shape(self, x: Shape) -> Shape:
+        return (self.num_embeddings, self.embedding_dim)
+
+    def param_count(self, x: Shape) -> Value:
+        return self.num_embeddings * self.embedding_dim
