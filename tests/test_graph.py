@@ -249,3 +249,24 @@ def test_arity_and_first_layer_input_checks():
 def test_block_names_cannot_shadow_layer_types():
     found = problems({**BASE, "blocks": {"ReLU": {"layers": ["Tanh"]}}, "layers": ["ReLU"]})
     assert any("block name 'ReLU' is already a layer type" in m for _, m in found)
+
+
+def test_a_tied_head_counts_its_macs_but_not_the_shared_weight():
+    spec = {
+        "params": {"L": 8},
+        "inputs": {"ids": {"shape": [2, "L"], "dtype": "int64"}},
+        "layers": [
+            {"name": "wte", "type": "Embedding", "num_embeddings": 100, "embedding_dim": 16},
+            {"name": "head", "type": "Linear", "out_features": 100, "bias": False, "shares": "wte"},
+        ],
+    }
+    report = archspec.analyze(spec)
+    head = report.layers[1]
+    assert (head.params, head.macs, head.shares) == (0, 2 * 8 * 16 * 100, "wte")
+    assert report.totals["params"] == 100 * 16
+    assert report.to_dict()["layers"][1]["shares"] == "wte"
+    spec["layers"][1]["out_features"] = 99
+    with pytest.raises(ShapeError, match=r"shares: the weight \[99, 16\] does not match wte's \[100, 16\]"):
+        archspec.analyze(spec)
+    spec["layers"][1].update(out_features=100, shares="wtf")
+    assert any("shares: unknown layer 'wtf'; did you mean 'wte'?" in m for _, m in problems(spec))

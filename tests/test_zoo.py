@@ -63,6 +63,7 @@ PUBLISHED = [
     ("convnext_tiny.yaml", {}, 28_589_128, "4.456", TORCHVISION.format("convnext")),
     ("convnext_tiny.yaml", {"depth3": 27}, 50_223_688, "8.684", "convnext_small, " + TORCHVISION.format("convnext")),
     ("convnext_tiny.yaml", {"depth3": 27, "dim": 128}, 88_591_464, "15.355", "convnext_base, " + TORCHVISION.format("convnext")),
+    ("vit_b_16.yaml", {}, 86_567_656, "17.56", TORCHVISION.format("vision_transformer")),
 ]
 
 # Exact MACs where a measurement exists: (spec, bindings, params, macs, source).
@@ -77,6 +78,73 @@ MEASURED_MACS = [
     ("efficientnet_b0.yaml", {"H": 256, "W": 256}, 5_288_548, 503_337_472, BUILT.format("efficientnet_b0() at 256x256")),
     ("unet.yaml", {}, 31_030_658, 150_428_424_448, UNET),
 ]
+
+
+# Transformers and recurrent nets: (spec, bindings, params, source).
+HF = "HuggingFace transformers model with the published config ({}), sum of parameters"
+SEQUENCE_PARAMS = [
+    ("gpt2.yaml", {}, 124_439_808, HF.format("GPT2Model, gpt2") + "; also tests/reference/torch_measured.json"),
+    ("gpt2.yaml", {"lm_head": 1}, 124_439_808, HF.format("GPT2LMHeadModel: the head is tied to wte")),
+    ("bert_base.yaml", {}, 109_482_240, HF.format("BertModel with pooler, bert-base-uncased")),
+    ("llama2_7b.yaml", {}, 6_738_415_616, HF.format("LlamaForCausalLM, meta-llama/Llama-2-7b-hf")),
+    ("llama3_8b.yaml", {}, 8_030_261_248, HF.format("LlamaForCausalLM, meta-llama/Meta-Llama-3-8B")),
+    ("lstm_2layer.yaml", {}, 921_600, "nn.LSTM(128, 256, num_layers=2), tests/reference/torch_measured.json"),
+]
+
+
+@pytest.mark.parametrize("spec, bindings, params, source", SEQUENCE_PARAMS)
+def test_sequence_models_match_their_published_parameter_counts(spec, bindings, params, source):
+    assert archspec.analyze(SPECS / spec, **bindings).totals["params"] == params, source
+
+
+def decoder_params(vocab, d, layers, heads, kv_heads, d_ff, gated, biases, positions, tied):
+    """A decoder's parameter count in closed form, written independently of the specs."""
+    head_dim = d // heads
+    attention = d * d * 2 + d * kv_heads * head_dim * 2 + ((3 * d + d) if biases else 0)
+    mlp = d * d_ff * (3 if gated else 2) + ((d_ff + d) if biases else 0)
+    norms = 2 * d * (2 if biases else 1)  # LayerNorm has weight and bias; RMSNorm a weight
+    final_norm = d * (2 if biases else 1)
+    embeddings = vocab * d + positions * d + (0 if tied else vocab * d)
+    return embeddings + layers * (attention + mlp + norms) + final_norm
+
+
+DECODERS = [
+    # spec, closed-form args (vocab, d, layers, heads, kv heads, d_ff, gated, biases, positions, tied),
+    # whether the spec has an LM head, source
+    ("gpt2.yaml", (50257, 768, 12, 12, 12, 3072, False, True, 1024, True), False, "GPT-2 config"),
+    ("llama2_7b.yaml", (32000, 4096, 32, 32, 32, 11008, True, False, 0, False), True, "Llama-2-7b config"),
+    ("llama3_8b.yaml", (128256, 4096, 32, 32, 8, 14336, True, False, 0, False), True, "Meta-Llama-3-8B config"),
+    ("llama3_405b.yaml", (128256, 16384, 126, 128, 8, 53248, True, False, 0, False), True, "Llama-3.1-405B config"),
+    ("gpt3_175b.yaml", (50257, 12288, 96, 96, 96, 49152, False, True, 2048, True), True, "GPT-3 paper, Table 2.1"),
+]
+
+
+@pytest.mark.parametrize("spec, config, has_head, source", DECODERS)
+def test_decoders_match_the_closed_form_and_cost_about_n_macs_per_token(spec, config, has_head, source):
+    import sympy
+
+    from archspec.symbolic import symbol
+
+    vocab, d, layers, heads, kv_heads, d_ff, gated, _, positions, tied = config
+    report = archspec.analyze(SPECS / spec, L=None)
+    params = report.totals["params"]
+    assert params == decoder_params(*config), source
+    # MACs of one sequence = a*L + b*L^2: a counts every matmul weight once per token,
+    # b the attention's two L x L matmuls (the whole matrix, as dense kernels compute it).
+    b, a, c = sympy.Poly(report.totals["macs"], symbol("L")).all_coeffs()
+    assert (b, c) == (2 * layers * d, 0)
+    head_weight = vocab * d if has_head else 0
+    block_weights = layers * (2 * d * d + 2 * d * kv_heads * (d // heads) + d * d_ff * (3 if gated else 2))
+    assert a == block_weights + head_weight
+    # ... which is N, the non-embedding params, up to biases and norms (well under 1%)
+    non_embedding = params - vocab * d - positions * d - (0 if tied else head_weight)
+    assert abs((a - head_weight) - non_embedding) / non_embedding < 0.01
+
+
+@pytest.mark.parametrize("spec", ["llama3_405b.yaml", "gpt3_175b.yaml"])
+def test_the_largest_models_analyze_with_free_batch_and_length(spec):
+    report = archspec.analyze(SPECS / spec, B=None, L=None)
+    assert {str(s) for s in report.totals["macs"].free_symbols} == {"B", "L"}
 
 
 @pytest.mark.parametrize("spec, metric, expected, source", EXACT)

@@ -41,6 +41,17 @@ class Identity(Layer):
 
 
 @register
+class Contiguous(Layer):
+    """Tensor.contiguous(): a copy into row-major order when needed; no FLOPs, and data
+    movement is not counted."""
+
+    type: Literal["Contiguous"]
+
+    def output_shape(self, x: Shape) -> Shape:
+        return x
+
+
+@register
 class Dropout(Layer):
     """Random zeroing in training; the identity at inference, so it costs nothing here."""
 

@@ -65,3 +65,38 @@ def test_layer_norm_infers_the_last_dim_and_checks_a_given_shape():
     assert analyze_one([2, 7, 16], "LayerNorm").params == 32
     with pytest.raises(ShapeError, match=r"normalized_shape \[8\] must match the input's last dims, got an input \[2, 7, 16\]"):
         analyze_one([2, 7, 16], {"type": "LayerNorm", "normalized_shape": 8})
+
+
+@given(st.integers(1, 3), st.integers(1, 4), st.integers(1, 4), st.integers(1, 5), st.booleans())
+def test_group_norm_counts_per_sample_and_group(batch, groups, per_group, size, affine):
+    channels = groups * per_group
+    row = analyze_one([batch, channels, size], {"type": "GroupNorm", "num_groups": groups, "affine": affine})
+    numel = batch * channels * size
+    assert row.params == (2 * channels if affine else 0)
+    assert row.flops == numel * 5 + batch * groups * 4 + (2 * numel if affine else 0)  # as LayerNorm, per group
+
+
+@given(st.integers(1, 3), st.integers(1, 6), st.integers(1, 5), st.booleans(), st.booleans())
+def test_instance_norm_counts_per_sample_and_channel(batch, channels, size, affine, track):
+    layer = {"type": "InstanceNorm2d", "affine": affine, "track_running_stats": track}
+    row = analyze_one([batch, channels, size, size], layer)
+    numel = batch * channels * size * size
+    assert (row.params, row.buffers) == ((2 * channels if affine else 0), (2 * channels + 1 if track else 0))
+    assert row.flops == numel * 5 + batch * channels * 4 + (2 * numel if affine else 0)
+
+
+@given(st.lists(st.integers(1, 5), min_size=1, max_size=3), st.booleans())
+def test_rms_norm(shape, affine):
+    row = analyze_one(shape, {"type": "RMSNorm", "elementwise_affine": affine})
+    numel = 1
+    for d in shape:
+        numel *= d
+    rows = numel // shape[-1]
+    # per element: square, sum, scale by 1/rms (3) and the weight; per row: divide, add eps, rsqrt
+    assert row.params == (shape[-1] if affine else 0)
+    assert row.flops == numel * 3 + rows * 3 + (numel if affine else 0)
+
+
+def test_group_norm_needs_divisible_channels():
+    with pytest.raises(ShapeError, match="num_channels must be divisible by num_groups: 6 is not divisible by 4"):
+        analyze_one([1, 6, 3], {"type": "GroupNorm", "num_groups": 4})

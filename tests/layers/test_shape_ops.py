@@ -28,7 +28,7 @@ def test_flatten_dims_out_of_range():
         analyze_one([2, 3], {"type": "Flatten", "start_dim": 5})
 
 
-@pytest.mark.parametrize("layer", ["Identity", "Dropout", {"type": "Dropout", "p": 0.2}])
+@pytest.mark.parametrize("layer", ["Identity", "Contiguous", "Dropout", {"type": "Dropout", "p": 0.2}])
 def test_zero_cost_layers_keep_the_shape(layer):
     row = analyze_one([2, 7], layer)
     assert row.output_shape == (2, 7)
@@ -123,3 +123,25 @@ def test_center_crop_to_a_size_or_to_another_input():
         }
     )
     assert report.layers[0].output_shape == (1, 4, 56, 56)
+
+
+@given(st.integers(1, 12), st.integers(-14, 14), st.one_of(st.none(), st.integers(-14, 14)), st.integers(1, 3))
+def test_slice_follows_python_slicing(size, start, end, step):
+    expected = len(range(size)[start:end:step])
+    layer = {"type": "Slice", "dim": 1, "start": start, "end": end, "step": step}
+    if expected == 0:
+        with pytest.raises(ShapeError, match="is empty"):
+            analyze_one([2, size], layer)
+        return
+    assert analyze_one([2, size], layer).output_shape == (2, expected)
+
+
+def test_slice_to_a_free_length_and_index_and_expand():
+    row = analyze_one([512, 8], {"type": "Slice", "dim": 0, "end": "L"}, {"L": None})
+    assert str(row.output_shape[0]) == "L"
+    assert analyze_one([2, 197, 8], {"type": "Index", "dim": 1, "index": 0}).output_shape == (2, 8)
+    with pytest.raises(ShapeError, match="index 5 is out of range"):
+        analyze_one([2, 3], {"type": "Index", "dim": 1, "index": 5})
+    assert analyze_one([1, 1, 8], {"type": "Expand", "sizes": [4, -1, 3, -1]}).output_shape == (4, 1, 3, 8)
+    with pytest.raises(ShapeError, match="cannot expand a dim of size 2 to 3"):
+        analyze_one([2, 8], {"type": "Expand", "sizes": [3, 8]})
