@@ -2,8 +2,9 @@
 
     python benchmarks/bench_symbolic.py
 
-Targets (issue: symbolic analysis): ResNet-50 with B, H, W symbolic in under 1 s on a
-2-core machine; expressions stay compact (no blow-up through nested floors).
+Targets (issue: symbolic analysis): ResNet-50 with B, H, W symbolic in under 1 s and
+GPT-2 with B, L symbolic in under 0.5 s on a 2-core machine; expressions stay compact (no
+blow-up through nested floors).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ def main() -> None:
         ("efficientnet_b0", {"B": None, "H": None, "W": None}),
         ("unet", {"B": None, "H": None, "W": None}),
         ("vgg16", {"B": None, "H": None, "W": None}),
+        ("gpt2", {"B": None, "L": None}),  # target < 0.5 s
+        ("llama3_405b", {"B": None, "L": None}),
+        ("gpt3_175b", {"B": None, "L": None}),
     ]
     for name, free in cases:
         path = ROOT / "specs" / f"{name}.yaml"
