@@ -23,9 +23,9 @@ from archspec.errors import (
     did_you_mean,
 )
 from archspec.expr import Expr, parse
-from archspec.layers.base import IntArg, Layer, Shape, evaluate_int_arg, format_shape
+from archspec.layers.base import IntArg, Layer, Saved, Shape, evaluate_int_arg, format_shape
 from archspec.limits import DEFAULT_LIMITS, Limits
-from archspec.report import LayerRow, Report
+from archspec.report import LayerRow, Report, Storage
 from archspec.source import SpecSource
 from archspec.spec import BlockCall, Graph, Model, Node, Ref, Spec, validate
 
@@ -49,25 +49,38 @@ def analyze_model(
     spec = model.spec
     limits = limits or DEFAULT_LIMITS
     env = bind_params(spec, source, bindings or {})
-    inputs = {name: (_input_shape(name, tensor, source, env, limits),) for name, tensor in spec.inputs.items()}
     walk = _Walk(model, source, env, limits)
+    inputs = {
+        name: (walk.new_tensor(_input_shape(name, tensor, source, env, limits), tensor.dtype),)
+        for name, tensor in spec.inputs.items()
+    }
     values = walk.graph(model.main, env, inputs, ())
     outputs = {}
     for i, ref in enumerate(model.main.outputs):
         shapes = values[ref.node]
         if ref.output is None and len(shapes) > 1 and spec.outputs is None:
-            outputs.update({f"{ref.node}.{k}": shape for k, shape in enumerate(shapes)})  # every piece of a split
+            outputs.update({f"{ref.node}.{k}": t.shape for k, t in enumerate(shapes)})  # every piece of a split
             continue
         try:
-            outputs[str(ref)] = walk.resolve(ref, values)
+            outputs[str(ref)] = walk.resolve(ref, values).shape
         except LayerError as exc:
             raise SpecError(source.problem(f"outputs: {exc}", ("outputs", i))) from None
     public_params = {name: as_plain(value) for name, value in env.items()}
-    inputs_shapes = {name: shapes[0] for name, shapes in inputs.items()}
-    return Report.build(spec.name, spec.description, public_params, inputs_shapes, outputs, walk.rows)
+    inputs_shapes = {name: tensors[0].shape for name, tensors in inputs.items()}
+    output_storages = tuple(t.storage for ref in model.main.outputs for t in values[ref.node])
+    report = Report.build(spec.name, spec.description, public_params, inputs_shapes, outputs, walk.rows)
+    return replace(report, storages=tuple(walk.storages), output_storages=output_storages)
 
 
-Shapes = tuple[Shape, ...]  # the outputs of one node (one tensor for all but Split/Chunk)
+@dataclass(frozen=True)
+class Tensor:
+    """A tensor flowing through the graph: its shape and the storage it lives in (views share one)."""
+
+    shape: Shape
+    storage: int
+
+
+Shapes = tuple[Tensor, ...]  # the outputs of one node (one tensor for all but Split/Chunk)
 Scope = tuple[tuple[str, str], ...]  # (name, type) of each enclosing block application
 
 
@@ -80,6 +93,14 @@ class _Walk:
         self.params = params
         self.limits = limits
         self.rows: list[LayerRow] = []
+        self.storages: list[Storage] = []
+
+    def new_storage(self, numel, dtype: str, parameter: bool = False) -> int:
+        self.storages.append(Storage(as_plain(numel), dtype, parameter))
+        return len(self.storages) - 1
+
+    def new_tensor(self, shape: Shape, dtype: str = "activation", parameter: bool = False) -> Tensor:
+        return Tensor(shape, self.new_storage(product(shape), dtype, parameter))
 
     def graph(self, graph: Graph, env: Mapping[str, Any], inputs: dict[str, Shapes], scope: Scope) -> dict[str, Shapes]:
         """Every node's outputs, by name, for one application of `graph`."""
@@ -87,7 +108,7 @@ class _Walk:
         weights: dict[str, Shape] = {}  # the weight shape of each layer, for `shares:`
         previous = Ref(graph.inputs[0])
         for node in graph.nodes:
-            xs: tuple[Shape, ...] = ()
+            xs: tuple[Tensor, ...] = ()
             try:
                 refs = (previous,) if node.sources is None else node.sources
                 if isinstance(node.op, Layer) and node.sources is None and node.op.arity[1] == 0:
@@ -97,12 +118,12 @@ class _Walk:
                 values[node.name] = self.repeated(node, op, xs, scope, weights)
             except LayerError as exc:
                 label = "; input shape " if len(xs) == 1 else "; input shapes "
-                shapes = label + ", ".join(map(format_shape, xs)) if xs else ""
+                shapes = label + ", ".join(format_shape(x.shape) for x in xs) if xs else ""
                 raise ShapeError(self.problem(node, scope, f"{exc}{shapes}")) from None
             previous = Ref(node.name)
         return values
 
-    def resolve(self, ref: Ref, values: dict[str, Shapes]) -> Shape:
+    def resolve(self, ref: Ref, values: dict[str, Shapes]) -> Tensor:
         outputs = values[ref.node]
         if ref.output is None:
             if len(outputs) != 1:
@@ -126,7 +147,7 @@ class _Walk:
         except ExprError as exc:
             raise LayerError(str(exc)) from None
 
-    def repeated(self, node: Node, op, xs: tuple[Shape, ...], scope: Scope, weights: dict[str, Shape]) -> Shapes:
+    def repeated(self, node: Node, op, xs: tuple[Tensor, ...], scope: Scope, weights: dict[str, Shape]) -> Shapes:
         """Apply a node `repeat` times in sequence; a free repeat count multiplies one application."""
         count = 1 if op.repeat is None else op.repeat
         level = (*scope, (node.name, node.type))
@@ -142,26 +163,29 @@ class _Walk:
             for i in range(count):
                 outputs = self.apply(node, op, self._single(outputs, node), (*level, (str(i), node.type)), weights)
             return outputs
-        first = len(self.rows)
+        first, first_storage = len(self.rows), len(self.storages)
         outputs = self.apply(node, op, xs, (*level, ("*", node.type)), weights)
-        if len(outputs) != 1 or len(outputs[0]) != len(xs[0]) or not all(map(definitely_equal, outputs[0], xs[0])):
+        out, x = outputs[0].shape, xs[0].shape
+        if len(outputs) != 1 or len(out) != len(x) or not all(map(definitely_equal, out, x)):
             raise LayerError(
                 f"repeat: {count} is a free symbol, so the repeated unit must keep its input shape "
-                f"{format_shape(xs[0])}, but it returns {' and '.join(map(format_shape, outputs))}; "
+                f"{format_shape(x)}, but it returns {' and '.join(format_shape(t.shape) for t in outputs)}; "
                 "bind the param (--set) to unroll the repeats one by one"
             )
         for i in range(first, len(self.rows)):
             row = self.rows[i]
             scaled = {key: as_plain(count * getattr(row, key)) for key in _SCALED}
             self.rows[i] = replace(row, **scaled, times=as_plain(count * row.times))
+        for i in range(first_storage, len(self.storages)):  # every application has its own tensors
+            self.storages[i] = replace(self.storages[i], times=as_plain(count * self.storages[i].times))
         return outputs
 
-    def _single(self, outputs: Shapes, node: Node) -> tuple[Shape]:
+    def _single(self, outputs: Shapes, node: Node) -> tuple[Tensor]:
         if len(outputs) != 1:
             raise LayerError(f"repeat feeds each application's output to the next, but {node.type} has {len(outputs)} outputs")
         return outputs
 
-    def apply(self, node: Node, op, xs: tuple[Shape, ...], level: Scope, weights: dict[str, Shape]) -> Shapes:
+    def apply(self, node: Node, op, xs: tuple[Tensor, ...], level: Scope, weights: dict[str, Shape]) -> Shapes:
         """One application of a layer (one row) or of a block (its rows)."""
         if len(self.rows) >= self.limits.max_layers:
             raise LayerError(
@@ -173,14 +197,36 @@ class _Walk:
             env = self.block_env(block, op, node, level)
             values = self.graph(block, env, {name: (x,) for name, x in zip(block.inputs, xs)}, level)
             return tuple(self.resolve(ref, values) for ref in block.outputs)
-        row = _analyze_layer(op, level, xs, self.limits)
-        weight = op.weight_shape(*xs)
+        shapes = tuple(x.shape for x in xs)
+        row = _analyze_layer(op, level, shapes, self.limits)
+        weight = op.weight_shape(*shapes)
         if weight is not None:
             weights[node.name] = weight
         if op.shares is not None:
             row = _shared(row, op, weight, weights.get(op.shares))
+        if op.is_view(training=True):
+            outputs = tuple(Tensor(shape, xs[0].storage) for shape in row.output_shapes)
+        else:
+            outputs = tuple(self.new_tensor(shape, parameter=not xs) for shape in row.output_shapes)
+        out = row.output_shapes[0] if len(row.output_shapes) == 1 else row.output_shapes
+        saved = tuple(self._saved_storage(item, xs, outputs) for item in op.saved_for_backward(*shapes, out=out))
+        row = replace(
+            row,
+            input_storages=tuple(x.storage for x in xs),
+            output_storages=tuple(t.storage for t in outputs),
+            saved=saved,
+            view_at_inference=op.is_view(training=False),
+            kv_cache=as_plain(op.cache_elements(*shapes)),
+        )
         self.rows.append(row)
-        return row.output_shapes
+        return outputs
+
+    def _saved_storage(self, item: Saved, xs: tuple[Tensor, ...], outputs: tuple[Tensor, ...]) -> int:
+        if item.input is not None:
+            return xs[item.input].storage
+        if item.output is not None:
+            return outputs[item.output].storage
+        return self.new_storage(item.numel, item.dtype)
 
     def block_env(self, block: Graph, call: _BoundBlock, node: Node, level: Scope) -> dict[str, Any]:
         """The params, then the block's arguments: given at the call, else their defaults in order."""

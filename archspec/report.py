@@ -12,6 +12,18 @@ TOTAL_KEYS = ("params", "buffers", "macs", "flops", "activations")
 
 
 @dataclass(frozen=True)
+class Storage:
+    """A block of memory holding one or more tensors (views share one): its elements, their
+    dtype ("activation" for the dtype activations are computed in), and whether it is a
+    parameter. `times` > 1 under a repeat whose count is a free symbol."""
+
+    numel: Value
+    dtype: str
+    parameter: bool = False
+    times: Value = 1
+
+
+@dataclass(frozen=True)
 class LayerRow:
     """One analyzed layer (or, collapsed, one block): its place, shapes and counts.
 
@@ -32,6 +44,14 @@ class LayerRow:
     activations: Value  # elements of the output tensor(s), times `times`
     times: Value = 1
     shares: str | None = None  # the layer whose weight this one uses (not counted again)
+    # For the memory model (archspec.memory): which storages the layer reads, writes and
+    # keeps for the backward pass, whether its output is a view at inference, and the
+    # elements of its key/value cache.
+    input_storages: tuple[int, ...] = ()
+    output_storages: tuple[int, ...] = ()
+    saved: tuple[int, ...] = ()
+    view_at_inference: bool = False
+    kv_cache: Value = 0
 
     @property
     def name(self) -> str:
@@ -58,6 +78,8 @@ class Report:
     outputs: dict[str, tuple[Value, ...]]
     layers: tuple[LayerRow, ...]
     totals: dict[str, Value] = field(default_factory=dict)
+    storages: tuple[Storage, ...] = ()
+    output_storages: tuple[int, ...] = ()
 
     @classmethod
     def build(cls, name, description, params, inputs, outputs, layers) -> "Report":
@@ -110,12 +132,13 @@ class Report:
                 row,
                 input_shapes=tuple(swap_shape(s) for s in row.input_shapes),
                 output_shapes=tuple(swap_shape(s) for s in row.output_shapes),
-                **{key: swap(getattr(row, key)) for key in (*TOTAL_KEYS, "times")},
+                **{key: swap(getattr(row, key)) for key in (*TOTAL_KEYS, "times", "kv_cache")},
             )
             for row in self.layers
         ]
         return replace(
             self,
+            storages=tuple(replace(st, numel=swap(st.numel), times=swap(st.times)) for st in self.storages),
             params={k: swap(v) for k, v in self.params.items()},
             inputs={k: swap_shape(s) for k, s in self.inputs.items()},
             outputs={k: swap_shape(s) for k, s in self.outputs.items()},

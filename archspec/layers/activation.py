@@ -7,13 +7,25 @@ from typing import ClassVar, Literal
 from archspec.costs import flops_per_element
 from archspec.dims import Value, product
 from archspec.layers import register
-from archspec.layers.base import Layer, Shape, normalize_dim
+from archspec.layers.base import (
+    SAVES_INPUT,
+    SAVES_OUTPUT,
+    Layer,
+    Saved,
+    Shape,
+    normalize_dim,
+)
 
 
 class _Elementwise(Layer):
     """Shape-preserving, no params, no MACs; other FLOPs = numel * the per-element cost."""
 
     cost_key: ClassVar[str] = ""
+    # What the derivative needs: the output (relu, sigmoid, tanh) or the input (the rest).
+    saves_output: ClassVar[bool] = False
+
+    def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
+        return SAVES_OUTPUT if self.saves_output else SAVES_INPUT
 
     def output_shape(self, x: Shape) -> Shape:
         return x
@@ -29,6 +41,7 @@ class ReLU(_Elementwise):
     type: Literal["ReLU"]
     inplace: bool = False
     cost_key = "ReLU"
+    saves_output = True
 
 
 @register
@@ -56,6 +69,7 @@ class Sigmoid(_Elementwise):
 
     type: Literal["Sigmoid"]
     cost_key = "Sigmoid"
+    saves_output = True
 
 
 @register
@@ -64,6 +78,7 @@ class Tanh(_Elementwise):
 
     type: Literal["Tanh"]
     cost_key = "Tanh"
+    saves_output = True
 
 
 @register
@@ -127,6 +142,9 @@ class Softmax(Layer):
     def output_shape(self, x: Shape) -> Shape:
         self._dim(x)
         return x
+
+    def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
+        return SAVES_OUTPUT
 
     def other_flops(self, x: Shape, out: Shape) -> Value:
         features = x[self._dim(x)]

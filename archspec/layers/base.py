@@ -46,6 +46,22 @@ Shape = tuple[Value, ...]
 
 
 @dataclass(frozen=True)
+class Saved:
+    """A tensor that autograd keeps from the forward pass for the backward pass: one of the
+    layer's inputs, one of its outputs, or a tensor of its own (`numel` elements of `dtype`;
+    "activation" means the dtype activations are computed in)."""
+
+    input: int | None = None
+    output: int | None = None
+    numel: Value = 0
+    dtype: str = "activation"
+
+
+SAVES_INPUT = (Saved(input=0),)
+SAVES_OUTPUT = (Saved(output=0),)
+
+
+@dataclass(frozen=True)
 class IntArg:
     """Marks an integer argument: its least allowed value, and whether it is per spatial dim."""
 
@@ -139,6 +155,8 @@ class Layer(GraphFields):
     spatial_dims: ClassVar[int | None] = None
     # How many input tensors the layer takes: (least, most); most None = any number.
     arity: ClassVar[tuple[int, int | None]] = (1, 1)
+    # Whether the output is a view of the first input (same storage, no new memory).
+    view: ClassVar[bool] = False
 
     @model_validator(mode="after")
     def _check_per_dim_lengths(self) -> "Layer":
@@ -183,6 +201,18 @@ class Layer(GraphFields):
     def param_count(self, *inputs: Shape) -> Value:
         """Learnable parameters (weights, biases, affine parameters)."""
         return 0
+
+    def saved_for_backward(self, *inputs: Shape, out: Shape) -> tuple[Saved, ...]:
+        """What autograd keeps for the backward pass, as PyTorch's derivative formulas do."""
+        return ()
+
+    def cache_elements(self, *inputs: Shape) -> Value:
+        """Elements an autoregressive decoder caches for later tokens (attention keys and values)."""
+        return 0
+
+    def is_view(self, training: bool) -> bool:
+        """Whether the output shares the first input's storage (training: in train mode)."""
+        return self.view
 
     def weight_shape(self, *inputs: Shape) -> Shape | None:
         """The shape of the main weight, for layers whose weight can be shared (`shares:`)."""

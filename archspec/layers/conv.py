@@ -12,9 +12,11 @@ from archspec.errors import LayerError
 from archspec.layers import register_variants
 from archspec.layers._window import sliding_window_count
 from archspec.layers.base import (
+    SAVES_INPUT,
     Counts,
     IntArg,
     Layer,
+    Saved,
     Scalar,
     Shape,
     Size,
@@ -104,6 +106,9 @@ class _ConvNd(Layer):
     def macs(self, x: Shape, out: Shape) -> Value:
         return product(out) * self._taps(x)
 
+    def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
+        return SAVES_INPUT
+
     def other_flops(self, x: Shape, out: Shape) -> Value:
         return product(out) * flops_per_element("bias") if self.bias else 0
 
@@ -160,6 +165,9 @@ class _ConvTransposeNd(Layer):
 
     def macs(self, x: Shape, out: Shape) -> Value:
         return product(x) * self._taps()
+
+    def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
+        return SAVES_INPUT
 
     def other_flops(self, x: Shape, out: Shape) -> Value:
         return product(out) * flops_per_element("bias") if self.bias else 0

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from archspec.dims import Value
 from archspec.layers import register
-from archspec.layers.base import Layer, Shape, Size
+from archspec.layers.base import SAVES_INPUT, Layer, Saved, Shape, Size
 
 
 @register
@@ -33,3 +33,6 @@ class Embedding(Layer):
 
     def param_count(self, x: Shape) -> Value:
         return self.num_embeddings * self.embedding_dim
+
+    def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
+        return SAVES_INPUT  # the ids, to scatter the gradient into the table

@@ -10,7 +10,7 @@ from archspec.costs import flops_per_element
 from archspec.dims import Value, product
 from archspec.errors import LayerError
 from archspec.layers import register
-from archspec.layers.base import Layer, Shape, Size, format_shape
+from archspec.layers.base import SAVES_INPUT, Layer, Saved, Shape, Size, format_shape
 
 
 @register
@@ -41,6 +41,9 @@ class Linear(Layer):
 
     def macs(self, x: Shape, out: Shape) -> Value:
         return product(out) * x[-1]
+
+    def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
+        return SAVES_INPUT
 
     def other_flops(self, x: Shape, out: Shape) -> Value:
         return product(out) * flops_per_element("bias") if self.bias else 0

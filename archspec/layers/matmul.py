@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from archspec.dims import Value, definitely_equal, product
 from archspec.errors import LayerError
 from archspec.layers import register
-from archspec.layers.base import Layer, Shape, broadcast_shapes, format_shape
+from archspec.layers.base import Layer, Saved, Shape, broadcast_shapes, format_shape
 
 
 @register
@@ -40,6 +40,9 @@ class Matmul(Layer):
     def macs(self, a: Shape, b: Shape, out: Shape) -> Value:
         batch, n, k, m, _ = self._operands(a, b)
         return product(batch) * n * k * m
+
+    def saved_for_backward(self, a: Shape, b: Shape, out: Shape) -> tuple[Saved, ...]:
+        return (Saved(input=0), Saved(input=1))
 
 
 _TERM = re.compile(r"^[a-zA-Z]*$")
@@ -99,3 +102,6 @@ class Einsum(Layer):
 
     def other_flops(self, *inputs: Shape, out: Shape) -> Value:
         return product(inputs[0]) - product(out) if len(inputs) == 1 else 0
+
+    def saved_for_backward(self, *inputs: Shape, out: Shape) -> tuple[Saved, ...]:
+        return tuple(Saved(input=i) for i in range(len(inputs))) if len(inputs) == 2 else ()

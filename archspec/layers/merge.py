@@ -13,6 +13,7 @@ from archspec.layers import register
 from archspec.layers.base import (
     Dim,
     Layer,
+    Saved,
     Shape,
     Size,
     SizeOrList,
@@ -37,6 +38,10 @@ class _Elementwise(Layer):
 
     def other_flops(self, *inputs: Shape, out: Shape) -> Value:
         return (len(inputs) - 1) * product(out) * flops_per_element(self.op_key)
+
+    def saved_for_backward(self, *inputs: Shape, out: Shape) -> tuple[Saved, ...]:
+        # a sum needs nothing; a product needs each factor for the others' gradients
+        return tuple(Saved(input=i) for i in range(len(inputs))) if self.op_key == "mul" else ()
 
 
 @register
@@ -76,6 +81,7 @@ class Concat(Layer):
 
 class _Split(Layer):
     dim: Dim = 0  # torch.split and torch.chunk split dim 0 unless told
+    view = True
 
     def output_shape(self, x: Shape) -> Shape:
         raise LayerError(f"{self.type} has several outputs")

@@ -12,6 +12,7 @@ from archspec.errors import LayerError
 from archspec.layers import register, register_variants
 from archspec.layers.base import (
     Layer,
+    Saved,
     Shape,
     Size,
     SizeOrList,
@@ -51,6 +52,11 @@ class _BatchNorm(Layer):
 
     def other_flops(self, x: Shape, out: Shape) -> Value:
         return product(out) * flops_per_element("BatchNorm")
+
+    def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
+        # the input, the batch mean and inverse std, and the running mean and var (training)
+        statistics = (4 if self.track_running_stats else 2) * x[1]
+        return (Saved(input=0), Saved(numel=statistics))
 
 
 @register
@@ -119,6 +125,10 @@ class LayerNorm(Layer):
         rows = product(x[: len(x) - len(self._normalized(x))])
         return product(x) * (flops_per_element("LayerNorm") + self._affine_terms()) + rows * 4
 
+    def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
+        rows = product(x[: len(x) - len(self._normalized(x))])
+        return (Saved(input=0), Saved(numel=2 * rows))  # the input, the mean and 1/std per row
+
 
 class _PerRowNorm(Layer):
     """Shared by RMSNorm, GroupNorm and InstanceNorm: statistics over groups of elements."""
@@ -137,6 +147,13 @@ class _PerRowNorm(Layer):
         per_element, per_row = self.costs
         return product(x) * (per_element + self._affine_terms()) + rows * per_row
 
+    # Statistics kept per row: mean and 1/std (RMSNorm: 1/rms only).
+    saved_per_row: ClassVar[int] = 2
+
+    def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
+        rows, _ = self._rows_and_size(x)
+        return (Saved(input=0), Saved(numel=self.saved_per_row * rows))
+
 
 @register
 class RMSNorm(_PerRowNorm):
@@ -152,6 +169,7 @@ class RMSNorm(_PerRowNorm):
     eps: float | None = None
     elementwise_affine: bool = True
     costs = (3, 3)
+    saved_per_row = 1
 
     _normalized = LayerNorm._normalized
 

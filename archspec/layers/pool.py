@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-
 from archspec.dims import Value, ceildiv, floordiv, is_concrete, product, total
 from archspec.errors import LayerError
 from archspec.layers import register_variants
 from archspec.layers._window import sliding_window_count
-from archspec.layers.base import Counts, Layer, OptionalSizes, Shape, Sizes, expect_rank
+from archspec.layers.base import (
+    SAVES_INPUT,
+    Counts,
+    Layer,
+    OptionalSizes,
+    Saved,
+    Shape,
+    Sizes,
+    expect_rank,
+)
 
 _SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
 
@@ -58,6 +66,9 @@ class _MaxPool(_WindowPool):
     def other_flops(self, x: Shape, out: Shape) -> Value:
         return product(out) * (product(self.kernel_size) - 1)
 
+    def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
+        return (Saved(input=0), Saved(numel=product(out), dtype="int64"))  # the input, the argmax indices
+
 
 class _AvgPool(_WindowPool):
     """Mean over each window.
@@ -72,6 +83,9 @@ class _AvgPool(_WindowPool):
 
     def other_flops(self, x: Shape, out: Shape) -> Value:
         return product(out) * product(self.kernel_size)
+
+    def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
+        return SAVES_INPUT
 
 
 def adaptive_window_total(size: Value, out_size: Value) -> Value:
@@ -105,6 +119,9 @@ class _AdaptiveAvgPool(_AdaptivePool):
     def other_flops(self, x: Shape, out: Shape) -> Value:
         return self._window_elements(x, out)
 
+    def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
+        return SAVES_INPUT
+
 
 class _AdaptiveMaxPool(_AdaptivePool):
     """Maximum over adaptive windows (start floor(i*S/O), end ceil((i+1)*S/O)).
@@ -116,6 +133,9 @@ class _AdaptiveMaxPool(_AdaptivePool):
 
     def other_flops(self, x: Shape, out: Shape) -> Value:
         return self._window_elements(x, out) - product(out)
+
+    def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
+        return (Saved(input=0), Saved(numel=product(out), dtype="int64"))
 
 
 register_variants(_MaxPool, "MaxPool", globals())

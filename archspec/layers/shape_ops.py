@@ -6,10 +6,26 @@ from typing import ClassVar, Literal, Union
 
 from pydantic import Field
 
-from archspec.dims import Value, ceildiv, definitely_equal, definitely_less, is_concrete, product
+from archspec.dims import (
+    Value,
+    ceildiv,
+    definitely_equal,
+    definitely_less,
+    is_concrete,
+    product,
+)
 from archspec.errors import LayerError
 from archspec.layers import register
-from archspec.layers.base import Dim, Layer, Shape, SignedInt, exact_div, int_list, normalize_dim
+from archspec.layers.base import (
+    Dim,
+    Layer,
+    Saved,
+    Shape,
+    SignedInt,
+    exact_div,
+    int_list,
+    normalize_dim,
+)
 
 
 @register
@@ -17,6 +33,7 @@ class Flatten(Layer):
     """Merges dims start_dim..end_dim into one (a view: no data moved, no cost)."""
 
     type: Literal["Flatten"]
+    view = True
     start_dim: Dim = 1
     end_dim: Dim = -1
 
@@ -35,6 +52,7 @@ class Identity(Layer):
     """Returns its input unchanged."""
 
     type: Literal["Identity"]
+    view = True
 
     def output_shape(self, x: Shape) -> Shape:
         return x
@@ -59,6 +77,13 @@ class Dropout(Layer):
     p: float = Field(0.5, ge=0, le=1)
     inplace: bool = False
 
+    def is_view(self, training: bool) -> bool:
+        return not training or self.p == 0  # PyTorch returns the input itself then
+
+    def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
+        # The keep mask: bytes on CUDA (fused kernel), the activation dtype on CPU (archspec.memory).
+        return (Saved(numel=product(out), dtype="dropout_mask"),) if self.p > 0 else ()
+
     def output_shape(self, x: Shape) -> Shape:
         return x
 
@@ -75,6 +100,7 @@ class Permute(Layer):
     """Reorders the dims (Tensor.permute): output dim i is input dim dims[i]. A view: no cost."""
 
     type: Literal["Permute"]
+    view = True
     dims: list[Dim] = Field(min_length=1)
 
     def output_shape(self, x: Shape) -> Shape:
@@ -88,6 +114,7 @@ class Transpose(Layer):
     """Swaps two dims (Tensor.transpose). A view: no cost."""
 
     type: Literal["Transpose"]
+    view = True
     dim0: Dim
     dim1: Dim
 
@@ -123,6 +150,7 @@ class Reshape(Layer):
     """Tensor.view/reshape to `shape` (the whole shape, batch dim included). No cost."""
 
     type: Literal["Reshape"]
+    view = True
     shape: SizesWithInferred
 
     def output_shape(self, x: Shape) -> Shape:
@@ -135,6 +163,7 @@ class Unflatten(Layer):
     shuffle's (N, C, H, W) -> (N, g, C/g, H, W). A view: no cost."""
 
     type: Literal["Unflatten"]
+    view = True
     dim: Dim
     unflattened_size: SizesWithInferred
 
@@ -178,6 +207,7 @@ class CenterCrop(Layer):
     """
 
     type: Literal["CenterCrop"]
+    view = True
     size: int_list(1, "target sizes of the last len(size) dims") | None = None
     arity: ClassVar[tuple[int, int | None]] = (1, 2)
 
@@ -200,6 +230,7 @@ class Slice(Layer):
     Negative start/end count from the end; end None means the whole dim."""
 
     type: Literal["Slice"]
+    view = True
     dim: Dim
     start: int = 0
     end: SignedInt | None = Field(None, description="an int or an expression of params (e.g. L); None: to the end")
@@ -228,6 +259,7 @@ class Index(Layer):
     """x[..., index, ...] along `dim`: the dim disappears (e.g. a class token, x[:, 0]). A view, no cost."""
 
     type: Literal["Index"]
+    view = True
     dim: Dim
     index: int = 0
 
@@ -244,6 +276,7 @@ class Expand(Layer):
     may be added). A view, no cost."""
 
     type: Literal["Expand"]
+    view = True
     sizes: SizesWithInferred
 
     def output_shape(self, x: Shape) -> Shape:
