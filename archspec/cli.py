@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import traceback
+from dataclasses import replace
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
 
@@ -91,7 +92,24 @@ def build_parser() -> argparse.ArgumentParser:
     budgets = fit.add_mutually_exclusive_group(required=True)
     for metric in ("params", "macs", "flops"):
         budgets.add_argument(f"--{metric}", metavar="BUDGET", help=f"{metric} <= BUDGET (e.g. 4.1G, 1e12)")
+    budgets.add_argument("--memory", metavar="BYTES", help="training (or --inference) total memory <= BYTES, e.g. 24GiB")
+    fit.add_argument("--inference", action="store_true", help="with --memory: inference memory instead of training")
+    fit.add_argument("--dtype", default="fp32", help="with --memory: weights and activations dtype (default fp32)")
+    fit.add_argument("--optimizer", default="adam", help="with --memory: the optimizer (default adam)")
     fit.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+
+    memory = add_spec_command("memory", "weights, gradients, optimizer state, saved activations, inference peak and KV cache")
+    mode = memory.add_mutually_exclusive_group()
+    mode.add_argument("--training", dest="training", action="store_true", default=True, help="training memory (default)")
+    mode.add_argument("--inference", dest="training", action="store_false", help="inference memory only")
+    memory.add_argument("--dtype", default="fp32", help="weights and activations: fp32, bf16, fp16, fp8, int8, int4 (default fp32)")
+    memory.add_argument("--grad-dtype", default=None, help="gradients (default: --dtype)")
+    memory.add_argument("--optimizer", default="adam", help="none, sgd, sgd-momentum, rmsprop, adagrad, adam, adamw (default adam)")
+    memory.add_argument("--master-weights", default="auto", help="dtype of master weights; auto: fp32 under mixed precision; none")
+    memory.add_argument("--checkpointing", default="none", choices=("none", "per-block"), help="activation recomputation")
+    memory.add_argument("--device", default="cuda", choices=("cuda", "cpu"), help="kernel rules where they differ (dropout masks)")
+    memory.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    memory.add_argument("--per-layer", action="store_true", help="saved activations and KV cache per layer too")
 
     sweep = add_spec_command("sweep", "evaluate costs over a grid or random samples of params")
     sweep.add_argument("--grid", action="append", default=[], metavar="NAME=VALUES", help="an axis: 1,2,4 or a..b or a..b:step")
@@ -151,6 +169,8 @@ def _run(args: argparse.Namespace) -> int:
         return _formula(args)
     if args.command == "fit":
         return _fit(args)
+    if args.command == "memory":
+        return _memory(args)
     if args.command == "sweep":
         from archspec.sweep_cli import run_sweep
 
@@ -235,18 +255,72 @@ def _formula(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _memory(args: argparse.Namespace) -> int:
+    from archspec.engine import analyze
+    from archspec.formats import grouped, human_bytes
+    from archspec.memory import KEYS, MemoryOptions, memory
+
+    bindings, limits = _bindings_and_limits(args)
+    options = MemoryOptions(
+        training=args.training, dtype=args.dtype, grad_dtype=args.grad_dtype, optimizer=args.optimizer,
+        master_weights=args.master_weights, checkpointing=args.checkpointing, device=args.device,
+    )
+    options.check()
+    report = analyze(args.spec, limits=limits, **bindings)
+    result = memory(report, options)
+    if args.format == "json":
+        data = {
+            "name": report.name,
+            "options": {k: getattr(options, k) for k in options.__dataclass_fields__},
+            "memory": {k: _plain(v) for k, v in result.totals.items()},
+        }
+        data["layers"] = [{k: _plain(v) for k, v in layer.items()} for layer in result.layers]
+        print(json.dumps(data, indent=2))
+        return EXIT_OK
+    mode = "training" if options.training else "inference"
+    print(f"{report.name}: {mode} memory, {options.dtype}" + (f", {options.optimizer}" if options.training else ""))
+    width = max(len(k) for k in KEYS)
+    for key in KEYS:
+        value = result.totals[key]
+        if value == 0 and key not in ("weights", "training_total", "inference_total"):
+            continue
+        if key == "training_total" and not options.training:
+            continue
+        print(f"  {key.ljust(width)}  {human_bytes(value):>12}  {grouped(value)} B")
+    if args.per_layer:
+        for layer in result.layers:
+            if layer["saved_activations"] or layer["kv_cache"]:
+                print(f"  {layer['name']} ({layer['type']}): saved {human_bytes(layer['saved_activations'])}, kv cache {human_bytes(layer['kv_cache'])}")
+    return EXIT_OK
+
+
+def _plain(value):
+    from archspec.report import _json_value
+
+    return _json_value(value)
+
+
 def _fit(args: argparse.Namespace) -> int:
     from archspec.dims import evaluate_at, is_concrete
     from archspec.engine import analyze
     from archspec.formula import fit, parse_budget, shares_by_type
 
     bindings, limits = _bindings_and_limits(args)
-    metric = next(m for m in ("params", "macs", "flops") if getattr(args, m) is not None)
+    metric = next(m for m in ("params", "macs", "flops", "memory") if getattr(args, m) is not None)
     budget = parse_budget(getattr(args, metric))
     name = args.target
     bindings[name] = None
     report = analyze(args.spec, limits=limits, **bindings)
-    formula = report.totals[metric]
+    if metric == "memory":
+        from archspec.memory import MemoryOptions, memory
+
+        options = MemoryOptions(training=not args.inference, dtype=args.dtype, optimizer=args.optimizer)
+        options.check()
+        key = "inference_total" if args.inference else "training_total"
+        formula = memory(report, options).totals[key]
+        report = replace(report, totals={**report.totals, "memory": formula})
+    else:
+        formula = report.totals[metric]
     others = sorted(str(s) for s in getattr(formula, "free_symbols", ()) if str(s) != name)
     if others:
         print(f"error: {metric} still depends on {', '.join(others)}; bind them with --set", file=sys.stderr)
@@ -257,6 +331,16 @@ def _fit(args: argparse.Namespace) -> int:
         return value if is_concrete(value) else int(value)
 
     def shares_at(n: int):
+        if metric == "memory":
+            from archspec.memory import memory
+
+            parts = memory(report.subs(**{name: n}), options).totals
+            keys = (
+                ("weights", "buffers", "inference_peak", "kv_cache")
+                if args.inference
+                else ("weights", "buffers", "gradients", "optimizer", "master_weights", "saved_activations")
+            )
+            return {key: parts[key] for key in keys if parts[key]}
         return {kind: evaluate_at(v, {name: n}) for kind, v in shares_by_type(report.layers, metric).items()}
 
     result = fit(metric_at, shares_at, name, metric, budget)

@@ -25,6 +25,20 @@ def human(value: Value) -> str:
     return str(value)
 
 
+_BINARY = ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
+
+
+def human_bytes(value: Value) -> str:
+    """Bytes in binary units: 1.50 GiB; a formula is shown as it is."""
+    value = as_plain(value)
+    if not isinstance(value, int):
+        return str(value)
+    for scale, unit in _BINARY:
+        if abs(value) >= scale:
+            return f"{value / scale:.2f} {unit}"
+    return f"{value} B"
+
+
 def grouped(value: Value) -> str:
     """An exact count with thousands separators: 138,357,544."""
     value = as_plain(value)

@@ -15,7 +15,7 @@ from pydantic import Field
 from archspec.dims import Value, definitely_equal, product
 from archspec.errors import LayerError
 from archspec.layers import register
-from archspec.layers.base import Layer, Shape, Size, exact_div, format_shape
+from archspec.layers.base import Layer, Saved, Shape, Size, exact_div, format_shape
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,19 @@ class AttentionParts:
         )
         # scale each score by 1/sqrt(head_dim); softmax: 5 per score - 2 per row (as Softmax)
         return biases + scores + 5 * scores - 2 * rows
+
+    def saved(self) -> tuple[Saved, ...]:
+        """The input, the Q, K, V projections, the attention probabilities and the merged
+        context (the eager, unfused computation; fused kernels keep Q, K, V, the output and
+        a log-sum-exp per row instead of the probabilities)."""
+        projections = self.lead * (self.queries * self.heads + 2 * self.keys * self.kv_heads) * self.head_dim
+        probabilities = self.lead * self.heads * self.pairs
+        context = self.lead * self.queries * self.heads * self.head_dim
+        return (Saved(input=0), Saved(numel=projections), Saved(numel=probabilities), Saved(numel=context))
+
+    def cache(self) -> Value:
+        """Keys and values a decoder keeps for later tokens: 2 * kv_heads * head_dim per key."""
+        return 2 * self.lead * self.kv_heads * self.head_dim * self.keys
 
 
 @register
@@ -128,6 +141,12 @@ class Attention(Layer):
     def other_flops(self, x: Shape, memory: Shape | None = None, *, out: Shape) -> Value:
         return self._parts(x, memory).other_flops()
 
+    def saved_for_backward(self, x: Shape, memory: Shape | None = None, *, out: Shape) -> tuple[Saved, ...]:
+        return self._parts(x, memory).saved()
+
+    def cache_elements(self, x: Shape, memory: Shape | None = None) -> Value:
+        return self._parts(x, memory).cache() if self.causal else 0
+
 
 @register
 class MultiheadAttention(Layer):
@@ -175,3 +194,6 @@ class MultiheadAttention(Layer):
 
     def other_flops(self, *inputs: Shape, out: Shape) -> Value:
         return self._parts(*inputs).other_flops()
+
+    def saved_for_backward(self, *inputs: Shape, out: Shape) -> tuple[Saved, ...]:
+        return self._parts(*inputs).saved()

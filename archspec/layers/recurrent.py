@@ -9,7 +9,7 @@ from pydantic import Field
 from archspec.dims import Value, total
 from archspec.errors import LayerError
 from archspec.layers import register
-from archspec.layers.base import Count, Layer, Shape, Size, format_shape
+from archspec.layers.base import Count, Layer, Saved, Shape, Size, format_shape
 
 
 class _Recurrent(Layer):
@@ -75,6 +75,18 @@ class _Recurrent(Layer):
         per_step = total(g * h * (i + rec) + h * self._projection() for i in self._layer_inputs(features))
         return self._per_direction() * batch * steps * per_step
 
+    # Elements kept per hidden unit and step by the unfused cell: the gate activations and
+    # the states the derivative needs (RNN: h; GRU: 3 gates, the W_hn h part, h; LSTM: 4
+    # gates, c, tanh(c), h).
+    saved_per_unit: ClassVar[int] = 1
+
+    def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
+        batch, steps, features = self._split(x)
+        kept = self._per_direction() * batch * steps * total(
+            self.saved_per_unit * self.hidden_size + (i if n else 0) for n, i in enumerate(self._layer_inputs(features))
+        )
+        return (Saved(input=0), Saved(numel=kept))
+
     def other_flops(self, x: Shape, out: Shape) -> Value:
         batch, steps, _ = self._split(x)
         g, h = self.gates, self.hidden_size
@@ -96,6 +108,7 @@ class GRU(_Recurrent):
     __doc__ = _Recurrent.__doc__
     type: Literal["GRU"]
     gates = 3
+    saved_per_unit = 5
     # r, z: sigmoid (3 each); n: r * (W_hn h + b_hn), tanh (2, its sum counted with the gates);
     # h' = (1 - z) * n + z * h (4)
     cell_flops = 12
@@ -107,6 +120,7 @@ class LSTM(_Recurrent):
     type: Literal["LSTM"]
     proj_size: Count = Field(0, description="project h to this size (0: no projection)")
     gates = 4
+    saved_per_unit = 7
     # i, f, o: sigmoid (3 each); g: tanh (1); c' = f*c + i*g (3); h' = o * tanh(c') (2)
     cell_flops = 15
 

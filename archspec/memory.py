@@ -1,0 +1,226 @@
+"""Memory: weights, gradients, optimizer state, saved activations, inference peak and KV cache.
+
+    memory(report, MemoryOptions(training=True, dtype="bf16", optimizer="adamw"))
+
+Every figure is bytes, exact (an int, or a formula in the free params), computed from an
+analyzed Report: its params, and the storages each layer reads, writes and keeps for the
+backward pass (archspec.engine). The rules are stated in docs/memory.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from archspec.dims import Value, as_plain, total
+from archspec.errors import ArchspecError
+from archspec.report import Report
+
+BYTES: dict[str, Fraction | int] = {
+    "fp64": 8, "float64": 8, "fp32": 4, "float32": 4, "tf32": 4, "fp16": 2, "float16": 2, "bf16": 2, "bfloat16": 2,
+    "fp8": 1, "int8": 1, "uint8": 1, "int4": Fraction(1, 2), "int64": 8, "int32": 4, "bool": 1,
+}
+DTYPES = ("fp32", "fp16", "bf16", "fp8", "int8", "int4", "fp64")
+OPTIMIZER_STATES = {"none": 0, "sgd": 0, "sgd-momentum": 1, "rmsprop": 1, "adagrad": 1, "adam": 2, "adamw": 2}
+KEYS = (
+    "weights", "buffers", "gradients", "optimizer", "master_weights", "saved_activations",
+    "inference_peak", "kv_cache", "training_total", "inference_total",
+)
+
+
+class MemoryError_(ArchspecError):
+    """A memory request that cannot be answered (an unknown dtype or optimizer)."""
+
+
+@dataclass(frozen=True)
+class MemoryOptions:
+    """What to count: training or inference, the dtypes, the optimizer, recomputation."""
+
+    training: bool = True
+    dtype: str = "fp32"  # weights and activations
+    grad_dtype: str | None = None  # default: dtype
+    optimizer: str = "adam"
+    optimizer_dtype: str = "fp32"
+    master_weights: str | None = "auto"  # fp32 copies under mixed precision; "none" to drop
+    checkpointing: str = "none"  # or "per-block": only block inputs are kept
+    device: str = "cuda"  # dropout masks: bytes on CUDA, the activation dtype on CPU
+
+    def check(self) -> None:
+        for name in ("dtype", "grad_dtype", "optimizer_dtype"):
+            value = getattr(self, name)
+            if value is not None and value not in BYTES:
+                raise MemoryError_(f"{name}: unknown dtype {value!r}; choose from {', '.join(DTYPES)}")
+        if self.optimizer not in OPTIMIZER_STATES:
+            raise MemoryError_(f"unknown optimizer {self.optimizer!r}; choose from {', '.join(OPTIMIZER_STATES)}")
+        if self.master_weights not in (None, "auto", "none", *BYTES):
+            raise MemoryError_(f"master_weights: expected a dtype, auto or none, found {self.master_weights!r}")
+        if self.checkpointing not in ("none", "per-block"):
+            raise MemoryError_(f"checkpointing: expected none or per-block, found {self.checkpointing!r}")
+        if self.device not in ("cuda", "cpu"):
+            raise MemoryError_(f"device: expected cuda or cpu, found {self.device!r}")
+
+    @property
+    def master_dtype(self) -> str | None:
+        if self.master_weights in (None, "none") or not self.training:
+            return None
+        if self.master_weights == "auto":
+            return "fp32" if BYTES[self.dtype] < 4 else None
+        return self.master_weights
+
+
+@dataclass
+class Memory:
+    """Bytes per component (KEYS) and per layer (saved activations, KV cache)."""
+
+    totals: dict[str, Value]
+    layers: list[dict[str, Any]] = field(default_factory=list)
+    options: MemoryOptions = MemoryOptions()
+
+
+def _bytes(count: Value, dtype: str) -> Value:
+    size = BYTES[dtype]
+    return as_plain(count * size) if isinstance(size, int) else as_plain(_half(count))
+
+
+def _half(count: Value) -> Value:
+    # int4: two values per byte, a partly used last byte still taken
+    if isinstance(count, int):
+        return -(-count // 2)
+    from archspec.dims import ceildiv
+
+    return ceildiv(count, 2)
+
+
+def storage_dtype(dtype: str, options: MemoryOptions) -> str:
+    """The dtype of a stored tensor: activations in the chosen dtype, dropout masks per device."""
+    if dtype == "activation" or dtype == "float32":
+        return options.dtype if dtype == "activation" else "fp32"
+    if dtype == "dropout_mask":
+        return "bool" if options.device == "cuda" else options.dtype
+    return dtype
+
+
+def saved_activations(report: Report, options: MemoryOptions) -> tuple[Value, list[Value]]:
+    """Bytes autograd keeps for backward, each storage once (the first layer that saves it owns it)."""
+    owner: dict[int, int] = {}
+    for index, row in enumerate(report.layers):
+        for storage in row.saved:
+            owner.setdefault(storage, index)
+    per_layer: list[list[Value]] = [[] for _ in report.layers]
+    for storage, index in owner.items():
+        info = report.storages[storage]
+        if not info.parameter:
+            per_layer[index].append(info.times * _bytes(info.numel, storage_dtype(info.dtype, options)))
+    return total(total(values) for values in per_layer), [total(values) for values in per_layer]
+
+
+def checkpointed_activations(report: Report, options: MemoryOptions) -> Value:
+    """Per-block recomputation: keep each top-level block's input (and what top-level layers
+    save), and, during backward, one block's own saved tensors at a time (the largest)."""
+    _, per_layer = saved_activations(report, options)
+    kept, largest, groups = [], 0, {}
+    for row, saved in zip(report.layers, per_layer):
+        if len(row.path) == 1:
+            kept.append(saved)
+        else:
+            groups.setdefault(row.path[:2] if row.path[1].isdigit() or row.path[1] == "*" else row.path[:1], []).append((row, saved))
+    for rows in groups.values():
+        first = rows[0][0]
+        for storage in first.input_storages[:1]:
+            info = report.storages[storage]
+            if not info.parameter:
+                kept.append(first.times * _bytes(info.numel, storage_dtype(info.dtype, options)))
+        block = total(saved for _, saved in rows)
+        largest = block if largest == 0 else _maximum(largest, block)
+    return as_plain(total(kept) + largest)
+
+
+def _maximum(a: Value, b: Value) -> Value:
+    if isinstance(a, int) and isinstance(b, int):
+        return max(a, b)
+    import sympy
+
+    return sympy.Max(a, b)
+
+
+def inference_peak(report: Report, options: MemoryOptions) -> Value:
+    """The largest sum of live activation tensors during a forward pass without autograd: a
+    tensor is live from the layer that writes it until the last layer that reads it (network
+    outputs until the end); views allocate nothing."""
+    alias: dict[int, int] = {}
+
+    def root(storage: int) -> int:
+        while storage in alias:
+            storage = alias[storage]
+        return storage
+
+    for row in report.layers:
+        if row.view_at_inference and row.input_storages:
+            for storage in row.output_storages:
+                if storage != row.input_storages[0]:
+                    alias[storage] = row.input_storages[0]
+    last_use: dict[int, int] = {}
+    for index, row in enumerate(report.layers):
+        for storage in row.input_storages:
+            last_use[root(storage)] = index
+    for storage in report.output_storages:
+        last_use[root(storage)] = len(report.layers)
+    born = {root(s): -1 for row in report.layers for s in row.input_storages if root(s) not in _written(report, root)}
+    for index, row in enumerate(report.layers):
+        for storage in row.output_storages:
+            born.setdefault(root(storage), index)
+    sizes = {}
+    for storage in born:
+        info = report.storages[storage]
+        sizes[storage] = 0 if info.parameter else _bytes(info.numel, storage_dtype(info.dtype, options))
+    peaks = []
+    for index in range(len(report.layers)):
+        live = [sizes[s] for s, start in born.items() if start <= index <= last_use.get(s, start)]
+        peaks.append(total(live))
+    if not peaks:
+        return 0
+    if all(isinstance(p, int) for p in peaks):
+        return max(peaks)
+    import sympy
+
+    return sympy.Max(*peaks)
+
+
+def _written(report: Report, root) -> set[int]:
+    return {root(s) for row in report.layers for s in row.output_storages}
+
+
+def memory(report: Report, options: MemoryOptions | None = None) -> Memory:
+    """The memory breakdown of an analyzed network (see the module docstring)."""
+    options = options or MemoryOptions()
+    options.check()
+    params, buffers = report.totals["params"], report.totals["buffers"]
+    weights = _bytes(params, options.dtype)
+    buffer_bytes = _bytes(buffers, options.dtype)
+    saved, per_layer = saved_activations(report, options) if options.training else (0, [0] * len(report.layers))
+    if options.training and options.checkpointing == "per-block":
+        saved = checkpointed_activations(report, options)
+    training = options.training
+    gradients = _bytes(params, options.grad_dtype or options.dtype) if training else 0
+    optimizer = OPTIMIZER_STATES[options.optimizer] * _bytes(params, options.optimizer_dtype) if training else 0
+    master = _bytes(params, options.master_dtype) if options.master_dtype else 0
+    kv_cache = _bytes(total(row.kv_cache for row in report.layers), options.dtype)
+    peak = inference_peak(report, options)
+    totals = {
+        "weights": weights,
+        "buffers": buffer_bytes,
+        "gradients": gradients,
+        "optimizer": as_plain(optimizer),
+        "master_weights": master,
+        "saved_activations": saved,
+        "inference_peak": peak,
+        "kv_cache": kv_cache,
+        "training_total": as_plain(weights + buffer_bytes + gradients + optimizer + master + saved) if training else 0,
+        "inference_total": as_plain(weights + buffer_bytes + peak + kv_cache),
+    }
+    layers = [
+        {"name": row.name, "type": row.type, "saved_activations": value, "kv_cache": _bytes(row.kv_cache, options.dtype)}
+        for row, value in zip(report.layers, per_layer)
+    ]
+    return Memory(totals, layers, options)
