@@ -29,7 +29,7 @@ KEYS = (
 )
 
 
-class MemoryError_(ArchspecError):
+class MemoryOptionsError(ArchspecError):
     """A memory request that cannot be answered (an unknown dtype or optimizer)."""
 
 
@@ -50,15 +50,15 @@ class MemoryOptions:
         for name in ("dtype", "grad_dtype", "optimizer_dtype"):
             value = getattr(self, name)
             if value is not None and value not in BYTES:
-                raise MemoryError_(f"{name}: unknown dtype {value!r}; choose from {', '.join(DTYPES)}")
+                raise MemoryOptionsError(f"{name}: unknown dtype {value!r}; choose from {', '.join(DTYPES)}")
         if self.optimizer not in OPTIMIZER_STATES:
-            raise MemoryError_(f"unknown optimizer {self.optimizer!r}; choose from {', '.join(OPTIMIZER_STATES)}")
+            raise MemoryOptionsError(f"unknown optimizer {self.optimizer!r}; choose from {', '.join(OPTIMIZER_STATES)}")
         if self.master_weights not in (None, "auto", "none", *BYTES):
-            raise MemoryError_(f"master_weights: expected a dtype, auto or none, found {self.master_weights!r}")
+            raise MemoryOptionsError(f"master_weights: expected a dtype, auto or none, found {self.master_weights!r}")
         if self.checkpointing not in ("none", "per-block"):
-            raise MemoryError_(f"checkpointing: expected none or per-block, found {self.checkpointing!r}")
+            raise MemoryOptionsError(f"checkpointing: expected none or per-block, found {self.checkpointing!r}")
         if self.device not in ("cuda", "cpu"):
-            raise MemoryError_(f"device: expected cuda or cpu, found {self.device!r}")
+            raise MemoryOptionsError(f"device: expected cuda or cpu, found {self.device!r}")
 
     @property
     def master_dtype(self) -> str | None:
@@ -166,7 +166,8 @@ def inference_peak(report: Report, options: MemoryOptions) -> Value:
             last_use[root(storage)] = index
     for storage in report.output_storages:
         last_use[root(storage)] = len(report.layers)
-    born = {root(s): -1 for row in report.layers for s in row.input_storages if root(s) not in _written(report, root)}
+    written = {root(s) for row in report.layers for s in row.output_storages}
+    born = {root(s): -1 for row in report.layers for s in row.input_storages if root(s) not in written}
     for index, row in enumerate(report.layers):
         for storage in row.output_storages:
             born.setdefault(root(storage), index)
@@ -185,10 +186,6 @@ def inference_peak(report: Report, options: MemoryOptions) -> Value:
     import sympy
 
     return sympy.Max(*peaks)
-
-
-def _written(report: Report, root) -> set[int]:
-    return {root(s) for row in report.layers for s in row.output_storages}
 
 
 def memory(report: Report, options: MemoryOptions | None = None) -> Memory:
