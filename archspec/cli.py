@@ -31,6 +31,7 @@ def _depth(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from archspec import __version__
     from archspec.formats import FORMATS
+    from archspec.formula import FORMATS as FORMULA_FORMATS
 
     parser = argparse.ArgumentParser(
         prog="archspec",
@@ -79,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--symbolic", default="", metavar="NAMES", help="comma-separated params to keep free, e.g. B,H,W (params declared null always are)"
     )
     formula.add_argument("--metric", default="params,macs,flops", metavar="NAMES", help="comma-separated: params, buffers, macs, flops, activations, or all")
-    formula.add_argument("--format", choices=("text", "latex", "json", "python"), default="text", help="output format (default: text)")
+    formula.add_argument("--format", choices=FORMULA_FORMATS, default="text", help="output format (default: text)")
     formula.add_argument("--per-layer", action="store_true", help="a formula for every layer too (with --depth, every block)")
     formula.add_argument("--depth", type=_depth, default=None, metavar="N", help="with --per-layer: one row per block N levels down")
     formula.add_argument(

@@ -14,29 +14,27 @@ FORMATS = ("table", "json", "csv", "markdown")
 _UNITS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
 
 
-def human(value: Value) -> str:
-    """A count in human units: 950, 1.23 K, 4.11 G; a formula is shown as it is."""
-    value = as_plain(value)
-    if not isinstance(value, int):
-        return str(value)
-    for scale, unit in _UNITS:
-        if abs(value) >= scale:
-            return f"{value / scale:.2f} {unit}"
-    return str(value)
-
-
 _BINARY = ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
 
 
-def human_bytes(value: Value) -> str:
-    """Bytes in binary units: 1.50 GiB; a formula is shown as it is."""
+def _in_units(value: Value, units, small: str) -> str:
     value = as_plain(value)
     if not isinstance(value, int):
-        return str(value)
-    for scale, unit in _BINARY:
+        return str(value)  # a formula is shown as it is
+    for scale, unit in units:
         if abs(value) >= scale:
             return f"{value / scale:.2f} {unit}"
-    return f"{value} B"
+    return f"{value}{small}"
+
+
+def human(value: Value) -> str:
+    """A count in human units: 950, 1.23 K, 4.11 G."""
+    return _in_units(value, _UNITS, "")
+
+
+def human_bytes(value: Value) -> str:
+    """Bytes in binary units: 512 B, 1.50 GiB."""
+    return _in_units(value, _BINARY, " B")
 
 
 def grouped(value: Value) -> str:

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import sympy
 
-from archspec.dims import Value, as_plain, evaluate_at, total
+from archspec.dims import Value, as_plain, total
 from archspec.errors import ArchspecError
 from archspec.symbolic import FloorDiv, symbol
 
@@ -217,8 +217,3 @@ def shares_by_type(rows, metric: str) -> dict[str, Value]:
     for row in rows:
         groups.setdefault(row.type, []).append(getattr(row, metric))
     return {kind: total(values) for kind, values in groups.items()}
-
-
-def at_point(value: Value, values: dict[str, int]) -> Value:
-    """The exact value of a formula at a point (names to integers)."""
-    return evaluate_at(value, values)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from archspec.dims import Value, as_plain, total
+from archspec.dims import Value, as_plain, ceildiv, total
 from archspec.errors import ArchspecError
 from archspec.report import Report
 
@@ -80,25 +80,26 @@ class Memory:
 
 def _bytes(count: Value, dtype: str) -> Value:
     size = BYTES[dtype]
-    return as_plain(count * size) if isinstance(size, int) else as_plain(_half(count))
-
-
-def _half(count: Value) -> Value:
     # int4: two values per byte, a partly used last byte still taken
-    if isinstance(count, int):
-        return -(-count // 2)
-    from archspec.dims import ceildiv
-
-    return ceildiv(count, 2)
+    return as_plain(count * size) if isinstance(size, int) else ceildiv(count, 2)
 
 
 def storage_dtype(dtype: str, options: MemoryOptions) -> str:
-    """The dtype of a stored tensor: activations in the chosen dtype, dropout masks per device."""
-    if dtype == "activation" or dtype == "float32":
-        return options.dtype if dtype == "activation" else "fp32"
+    """The dtype of a stored tensor: activations in the chosen dtype, dropout masks per device,
+    anything else (spec inputs, int64 indices) as declared."""
+    if dtype == "activation":
+        return options.dtype
     if dtype == "dropout_mask":
         return "bool" if options.device == "cuda" else options.dtype
     return dtype
+
+
+def storage_bytes(report: Report, storage: int, options: MemoryOptions) -> Value:
+    """Bytes of one storage, over every application of a free repeat; 0 for parameters."""
+    info = report.storages[storage]
+    if info.parameter:
+        return 0
+    return as_plain(info.times * _bytes(info.numel, storage_dtype(info.dtype, options)))
 
 
 def saved_activations(report: Report, options: MemoryOptions) -> tuple[Value, list[Value]]:
@@ -109,9 +110,7 @@ def saved_activations(report: Report, options: MemoryOptions) -> tuple[Value, li
             owner.setdefault(storage, index)
     per_layer: list[list[Value]] = [[] for _ in report.layers]
     for storage, index in owner.items():
-        info = report.storages[storage]
-        if not info.parameter:
-            per_layer[index].append(info.times * _bytes(info.numel, storage_dtype(info.dtype, options)))
+        per_layer[index].append(storage_bytes(report, storage, options))
     return total(total(values) for values in per_layer), [total(values) for values in per_layer]
 
 
@@ -123,14 +122,13 @@ def checkpointed_activations(report: Report, options: MemoryOptions) -> Value:
     for row, saved in zip(report.layers, per_layer):
         if len(row.path) == 1:
             kept.append(saved)
-        else:
-            groups.setdefault(row.path[:2] if row.path[1].isdigit() or row.path[1] == "*" else row.path[:1], []).append((row, saved))
+            continue
+        # one segment per top-level block, or per application of a repeated one (h.0, h.1, ...)
+        repeated = row.path[1].isdigit() or row.path[1] == "*"
+        groups.setdefault(row.path[: 2 if repeated else 1], []).append((row, saved))
     for rows in groups.values():
         first = rows[0][0]
-        for storage in first.input_storages[:1]:
-            info = report.storages[storage]
-            if not info.parameter:
-                kept.append(first.times * _bytes(info.numel, storage_dtype(info.dtype, options)))
+        kept += [storage_bytes(report, storage, options) for storage in first.input_storages[:1]]
         block = total(saved for _, saved in rows)
         largest = block if largest == 0 else _maximum(largest, block)
     return as_plain(total(kept) + largest)
@@ -171,10 +169,7 @@ def inference_peak(report: Report, options: MemoryOptions) -> Value:
     for index, row in enumerate(report.layers):
         for storage in row.output_storages:
             born.setdefault(root(storage), index)
-    sizes = {}
-    for storage in born:
-        info = report.storages[storage]
-        sizes[storage] = 0 if info.parameter else _bytes(info.numel, storage_dtype(info.dtype, options))
+    sizes = {storage: storage_bytes(report, storage, options) for storage in born}
     peaks = []
     for index in range(len(report.layers)):
         live = [sizes[s] for s, start in born.items() if start <= index <= last_use.get(s, start)]
