@@ -78,7 +78,7 @@ def layer_reference() -> str:
         if cost_key:
             cost = PER_ELEMENT_FLOPS[cost_key]
             out.append(f"FLOPs = numel * {cost.flops} ({cost.operations}); no params, no MACs.\n")
-        arguments = [name for name in cls.model_fields if name not in GraphFields.model_fields]
+        arguments = [name for name in cls.model_fields if name not in Layer.model_fields]
         if arguments:
             out.append("| argument | type | default | notes |")
             out.append("| --- | --- | --- | --- |")

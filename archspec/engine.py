@@ -15,6 +15,7 @@ from archspec.dims import (
     total,
 )
 from archspec.errors import (
+    ArchspecError,
     ExprError,
     LayerError,
     Problem,
@@ -32,28 +33,44 @@ from archspec.spec import BlockCall, Graph, Model, Node, Ref, Spec, validate
 _POSITIVE = IntArg(1)
 
 
-def analyze(spec: Any, limits: Limits | None = None, **bindings: Any) -> Report:
+def analyze(
+    spec: Any,
+    limits: Limits | None = None,
+    convention: str | None = None,
+    backward: bool = False,
+    **bindings: Any,
+) -> Report:
     """Analyze a spec (a path, a YAML string or a dict) with params re-bound by `bindings`.
 
     A binding is a number, an expression string over the other params, or None to keep
     the param as a free symbol. `limits` raises the resource bounds (archspec.limits).
+    `convention` counts MACs and FLOPs as another counter does (archspec.conventions);
+    `backward` adds the backward pass to `flops`.
     """
     model, source = validate(spec)
-    return analyze_model(model, source, bindings, limits)
+    return analyze_model(model, source, bindings, limits, convention, backward)
 
 
 def analyze_model(
-    model: Model, source: SpecSource, bindings: Mapping[str, Any] | None = None, limits: Limits | None = None
+    model: Model,
+    source: SpecSource,
+    bindings: Mapping[str, Any] | None = None,
+    limits: Limits | None = None,
+    convention: str | None = None,
+    backward: bool = False,
 ) -> Report:
     """Analyze an already validated spec."""
     spec = model.spec
     limits = limits or DEFAULT_LIMITS
+    counting = _counting(convention, backward)
     env = bind_params(spec, source, bindings or {})
-    walk = _Walk(model, source, env, limits)
+    walk = _Walk(model, source, env, limits, counting)
     inputs = {
         name: (walk.new_tensor(_input_shape(name, tensor, source, env, limits), tensor.dtype),)
         for name, tensor in spec.inputs.items()
     }
+    walk.spec_inputs = {tensors[0].storage for tensors in inputs.values()}
+    walk.batch = next(iter(inputs.values()))[0].shape[0]
     values = walk.graph(model.main, env, inputs, ())
     outputs = {}
     for i, ref in enumerate(model.main.outputs):
@@ -87,11 +104,16 @@ Scope = tuple[tuple[str, str], ...]  # (name, type) of each enclosing block appl
 class _Walk:
     """Runs graphs in order: binds each node's arguments, infers shapes, records rows."""
 
-    def __init__(self, model: Model, source: SpecSource, params: Mapping[str, Any], limits: Limits):
+    def __init__(
+        self, model: Model, source: SpecSource, params: Mapping[str, Any], limits: Limits, counting: "_Counting | None"
+    ):
         self.model = model
         self.source = source
         self.params = params
         self.limits = limits
+        self.counting = counting
+        self.spec_inputs: set[int] = set()
+        self.batch: Any = 1
         self.rows: list[LayerRow] = []
         self.storages: list[Storage] = []
 
@@ -204,6 +226,8 @@ class _Walk:
             weights[node.name] = weight
         if op.shares is not None:
             row = _shared(row, op, weight, weights.get(op.shares))
+        if self.counting is not None:
+            row = self.counting.recount(row, op, shapes, tuple(x.storage in self.spec_inputs for x in xs), self.batch)
         if op.is_view(training=True):
             outputs = tuple(Tensor(shape, xs[0].storage) for shape in row.output_shapes)
         else:
@@ -246,6 +270,43 @@ class _Walk:
         if scope:
             where += f" at {'.'.join(name for name, _ in scope)}"
         return self.source.problem(message, node.path, where)
+
+
+@dataclass(frozen=True)
+class _Counting:
+    """MACs and FLOPs by a convention other than archspec's own, or with the backward pass."""
+
+    convention: Any  # archspec.conventions.Convention
+    backward: bool
+
+    def recount(self, row: LayerRow, op: Layer, shapes: tuple[Shape, ...], reads_input: tuple[bool, ...], batch) -> LayerRow:
+        from archspec.conventions import Facts
+
+        facts = Facts(op, shapes, row.output_shapes, op.call or op.default_call, reads_input, batch)
+        cost = self.convention.cost(facts)
+        flops = cost.flops + (self.convention.backward(facts, cost) if self.backward else 0)
+        return replace(row, macs=as_plain(cost.macs), flops=as_plain(flops))
+
+
+def _counting(name: str | None, backward: bool) -> _Counting | None:
+    if name is None and not backward:
+        return None
+    from archspec.conventions import get_convention
+
+    convention = get_convention(name or "archspec")
+    if backward and convention.backward is None:
+        raise ArchspecError(
+            f"the {convention.name} convention counts the forward pass only ({convention.peer} has no backward "
+            "count); --backward works with: "
+            + ", ".join(c.name for c in _conventions() if c.backward is not None)
+        )
+    return _Counting(convention, backward)
+
+
+def _conventions():
+    from archspec.conventions import CONVENTIONS
+
+    return CONVENTIONS.values()
 
 
 def _shared(row: LayerRow, op, weight: Shape | None, target: Shape | None) -> LayerRow:

@@ -109,7 +109,7 @@ class Attention(Layer):
     causal_macs: bool = Field(False, description="count only the unmasked half of a causal score matrix")
     arity: ClassVar[tuple[int, int | None]] = (1, 2)
 
-    def _parts(self, x: Shape, memory: Shape | None = None) -> AttentionParts:
+    def parts(self, x: Shape, memory: Shape | None = None) -> AttentionParts:
         if len(x) < 2:
             raise LayerError(f"expected an input (*, L, D), got {format_shape(x)}")
         memory = x if memory is None else memory
@@ -128,24 +128,24 @@ class Attention(Layer):
         )
 
     def output_shape(self, x: Shape, memory: Shape | None = None) -> Shape:
-        self._parts(x, memory)
+        self.parts(x, memory)
         return x
 
     def param_count(self, x: Shape, memory: Shape | None = None) -> Value:
-        return self._parts(x, memory).params()
+        return self.parts(x, memory).params()
 
     def macs(self, x: Shape, memory: Shape | None = None, *, out: Shape) -> Value:
-        parts = self._parts(x, memory)
+        parts = self.parts(x, memory)
         return parts.projection_macs() + parts.score_macs()
 
     def other_flops(self, x: Shape, memory: Shape | None = None, *, out: Shape) -> Value:
-        return self._parts(x, memory).other_flops()
+        return self.parts(x, memory).other_flops()
 
     def saved_for_backward(self, x: Shape, memory: Shape | None = None, *, out: Shape) -> tuple[Saved, ...]:
-        return self._parts(x, memory).saved()
+        return self.parts(x, memory).saved()
 
     def cache_elements(self, x: Shape, memory: Shape | None = None) -> Value:
-        return self._parts(x, memory).cache() if self.causal else 0
+        return self.parts(x, memory).cache() if self.causal else 0
 
 
 @register
@@ -166,7 +166,7 @@ class MultiheadAttention(Layer):
     batch_first: bool = False
     arity: ClassVar[tuple[int, int | None]] = (1, 3)
 
-    def _parts(self, *inputs: Shape) -> AttentionParts:
+    def parts(self, *inputs: Shape) -> AttentionParts:
         if len(inputs) == 2:
             raise LayerError("give one input (self-attention) or three (query, key, value)")
         query, key, value = (inputs * 3)[:3] if len(inputs) == 1 else inputs
@@ -182,18 +182,18 @@ class MultiheadAttention(Layer):
         )
 
     def output_shape(self, *inputs: Shape) -> Shape:
-        self._parts(*inputs)
+        self.parts(*inputs)
         return inputs[0]
 
     def param_count(self, *inputs: Shape) -> Value:
-        return self._parts(*inputs).params()
+        return self.parts(*inputs).params()
 
     def macs(self, *inputs: Shape, out: Shape) -> Value:
-        parts = self._parts(*inputs)
+        parts = self.parts(*inputs)
         return parts.projection_macs() + parts.score_macs()
 
     def other_flops(self, *inputs: Shape, out: Shape) -> Value:
-        return self._parts(*inputs).other_flops()
+        return self.parts(*inputs).other_flops()
 
     def saved_for_backward(self, *inputs: Shape, out: Shape) -> tuple[Saved, ...]:
-        return self._parts(*inputs).saved()
+        return self.parts(*inputs).saved()

@@ -21,7 +21,7 @@ import typing
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-from typing import Annotated, Any, ClassVar, Mapping, Sequence, Union
+from typing import Annotated, Any, ClassVar, Literal, Mapping, Sequence, Union
 
 from pydantic import (
     AfterValidator,
@@ -148,8 +148,20 @@ class GraphFields(BaseModel):
 GRAPH_FIELDS = tuple(info.alias or name for name, info in GraphFields.model_fields.items())
 
 
+CallStyle = Literal["module", "subclass", "function", "operator"]
+
+
 class Layer(GraphFields):
     """Base of every layer type (see the module docstring)."""
+
+    call: CallStyle | None = Field(
+        None,
+        description="how the PyTorch implementation runs this layer: module, subclass (of the torch.nn class), "
+        "function (torch.*, F.*, a tensor method) or operator (a + b, a @ b); only counting conventions that "
+        "mimic hook-based counters read it (docs/conventions.md)",
+    )
+    # The call style of the usual PyTorch implementation, when `call` is not given.
+    default_call: ClassVar[str] = "module"
 
     # Length of per-dimension arguments (kernel_size, stride, ...); None for other layers.
     spatial_dims: ClassVar[int | None] = None

@@ -22,6 +22,7 @@ class Matmul(Layer):
     """
 
     type: Literal["Matmul"]
+    default_call = "operator"
     arity: ClassVar[tuple[int, int | None]] = (2, 2)
 
     def _operands(self, a: Shape, b: Shape) -> tuple[Shape, Value, Value, Value, Shape]:
@@ -58,6 +59,7 @@ class Einsum(Layer):
     """
 
     type: Literal["Einsum"]
+    default_call = "function"
     equation: str = Field(description="subscripts of each input, '->', subscripts of the output")
     arity: ClassVar[tuple[int, int | None]] = (1, 2)
 

@@ -48,6 +48,7 @@ class _Elementwise(Layer):
 class Add(_Elementwise):
     __doc__ = _Elementwise.__doc__
     type: Literal["Add"]
+    default_call = "operator"
     op_key = "add"
 
 
@@ -55,6 +56,7 @@ class Add(_Elementwise):
 class Mul(_Elementwise):
     __doc__ = _Elementwise.__doc__
     type: Literal["Mul"]
+    default_call = "operator"
     op_key = "mul"
 
 
@@ -63,6 +65,7 @@ class Concat(Layer):
     """Joins inputs along `dim` (torch.cat); the other dims must match. No cost."""
 
     type: Literal["Concat"]
+    default_call = "function"
     dim: Dim = 1
     arity: ClassVar[tuple[int, int | None]] = (1, None)
 
@@ -102,6 +105,7 @@ class Split(_Split):
     """
 
     type: Literal["Split"]
+    default_call = "function"
     split_size_or_sections: SizeOrList = Field(description="a piece size, or the list of piece sizes")
 
     def _sizes(self, size: Value) -> list[Value]:
@@ -122,6 +126,7 @@ class Chunk(_Split):
     """
 
     type: Literal["Chunk"]
+    default_call = "function"
     chunks: Size
 
     def _sizes(self, size: Value) -> list[Value]:

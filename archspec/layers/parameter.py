@@ -18,6 +18,7 @@ class Parameter(Layer):
     """
 
     type: Literal["Parameter"]
+    default_call = "function"
     shape: int_list(1, "the tensor's shape")
     arity: ClassVar[tuple[int, int | None]] = (0, 0)
 

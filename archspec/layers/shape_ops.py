@@ -64,6 +64,7 @@ class Contiguous(Layer):
     movement is not counted."""
 
     type: Literal["Contiguous"]
+    default_call = "function"
 
     def output_shape(self, x: Shape) -> Shape:
         return x
@@ -100,6 +101,7 @@ class Permute(Layer):
     """Reorders the dims (Tensor.permute): output dim i is input dim dims[i]. A view: no cost."""
 
     type: Literal["Permute"]
+    default_call = "function"
     view = True
     dims: list[Dim] = Field(min_length=1)
 
@@ -114,6 +116,7 @@ class Transpose(Layer):
     """Swaps two dims (Tensor.transpose). A view: no cost."""
 
     type: Literal["Transpose"]
+    default_call = "function"
     view = True
     dim0: Dim
     dim1: Dim
@@ -150,6 +153,7 @@ class Reshape(Layer):
     """Tensor.view/reshape to `shape` (the whole shape, batch dim included). No cost."""
 
     type: Literal["Reshape"]
+    default_call = "function"
     view = True
     shape: SizesWithInferred
 
@@ -181,6 +185,7 @@ class Mean(Layer):
     """
 
     type: Literal["Mean"]
+    default_call = "function"
     dim: Union[Dim, list[Dim]]
     keepdim: bool = False
 
@@ -207,6 +212,7 @@ class CenterCrop(Layer):
     """
 
     type: Literal["CenterCrop"]
+    default_call = "function"
     view = True
     size: int_list(1, "target sizes of the last len(size) dims") | None = None
     arity: ClassVar[tuple[int, int | None]] = (1, 2)
@@ -230,6 +236,7 @@ class Slice(Layer):
     Negative start/end count from the end; end None means the whole dim."""
 
     type: Literal["Slice"]
+    default_call = "function"
     view = True
     dim: Dim
     start: int = 0
@@ -259,6 +266,7 @@ class Index(Layer):
     """x[..., index, ...] along `dim`: the dim disappears (e.g. a class token, x[:, 0]). A view, no cost."""
 
     type: Literal["Index"]
+    default_call = "function"
     view = True
     dim: Dim
     index: int = 0
@@ -276,6 +284,7 @@ class Expand(Layer):
     may be added). A view, no cost."""
 
     type: Literal["Expand"]
+    default_call = "function"
     view = True
     sizes: SizesWithInferred
 
