@@ -69,7 +69,8 @@ def analyze_model(
         name: (walk.new_tensor(_input_shape(name, tensor, source, env, limits), tensor.dtype),)
         for name, tensor in spec.inputs.items()
     }
-    walk.spec_inputs = {tensors[0].storage for tensors in inputs.values()}
+    # inputs that need no gradient: the backward pass stops at them
+    walk.inputs_without_grad = {tensors[0].storage for name, tensors in inputs.items() if not spec.inputs[name].requires_grad}
     walk.batch = next(iter(inputs.values()))[0].shape[0]
     values = walk.graph(model.main, env, inputs, ())
     outputs = {}
@@ -112,7 +113,7 @@ class _Walk:
         self.params = params
         self.limits = limits
         self.counting = counting
-        self.spec_inputs: set[int] = set()
+        self.inputs_without_grad: set[int] = set()
         self.batch: Any = 1
         self.rows: list[LayerRow] = []
         self.storages: list[Storage] = []
@@ -227,7 +228,7 @@ class _Walk:
         if op.shares is not None:
             row = _shared(row, op, weight, weights.get(op.shares))
         if self.counting is not None:
-            row = self.counting.recount(row, op, shapes, tuple(x.storage in self.spec_inputs for x in xs), self.batch)
+            row = self.counting.recount(row, op, shapes, tuple(x.storage in self.inputs_without_grad for x in xs), self.batch)
         if op.is_view(training=True):
             outputs = tuple(Tensor(shape, xs[0].storage) for shape in row.output_shapes)
         else:
@@ -279,10 +280,10 @@ class _Counting:
     convention: Any  # archspec.conventions.Convention
     backward: bool
 
-    def recount(self, row: LayerRow, op: Layer, shapes: tuple[Shape, ...], reads_input: tuple[bool, ...], batch) -> LayerRow:
+    def recount(self, row: LayerRow, op: Layer, shapes: tuple[Shape, ...], without_grad: tuple[bool, ...], batch) -> LayerRow:
         from archspec.conventions import Facts
 
-        facts = Facts(op, shapes, row.output_shapes, op.call or op.default_call, reads_input, batch)
+        facts = Facts(op, shapes, row.output_shapes, op.call or op.default_call, without_grad, batch)
         cost = self.convention.cost(facts)
         flops = cost.flops + (self.convention.backward(facts, cost) if self.backward else 0)
         return replace(row, macs=as_plain(cost.macs), flops=as_plain(flops))

@@ -81,6 +81,9 @@ class InputSpec(BaseModel):
 
     shape: list[Size] = Field(min_length=1, description="dims in PyTorch layout, e.g. [B, 3, H, W]")
     dtype: Literal[DTYPES] = "float32"
+    requires_grad: bool = Field(
+        False, description="whether the input needs a gradient (counted in the backward pass by --convention flopcounter)"
+    )
 
 
 class BlockSpec(BaseModel):

@@ -65,7 +65,7 @@ class Facts:
     inputs: tuple[Shape, ...]
     outputs: tuple[Shape, ...]
     call: str
-    reads_spec_input: tuple[bool, ...]  # per input: is it an input of the spec (needs no gradient)
+    inputs_without_grad: tuple[bool, ...]  # per input: an input of the spec that needs no gradient
     batch: Value  # first dim of the spec's first input, the "batch" a module-hook counter divides by
 
     @property

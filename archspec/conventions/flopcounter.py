@@ -31,27 +31,32 @@ def rnn_on_cpu(f: Facts) -> Cost:
 
 def _grads(f: Facts, forward: Cost) -> int:
     """A weight gradient and an input gradient, each as many FLOPs as the forward pass."""
-    return forward.flops * (1 if f.reads_spec_input[0] else 2)
+    return forward.flops * (1 if f.inputs_without_grad[0] else 2)
 
 
 def _conv_backward(f: Facts, forward: Cost) -> int:
     # convolution_backward's weight gradient is counted as a dense convolution: groups are
     # ignored, so a grouped or depthwise conv's weight gradient counts `groups` times its forward.
     groups = f.layer.groups
-    input_grad = 0 if f.reads_spec_input[0] else forward.flops
+    input_grad = 0 if f.inputs_without_grad[0] else forward.flops
     return input_grad + forward.flops * groups
 
 
 def _matmul_backward(f: Facts, forward: Cost) -> int:
-    return sum(forward.flops for needs_no_grad in f.reads_spec_input if not needs_no_grad)
+    return sum(forward.flops for needs_no_grad in f.inputs_without_grad if not needs_no_grad)
 
 
 def _attention_backward(f: Facts, forward: Cost) -> int:
     p = attention_parts(f)
-    projections = 2 * p.projection_macs()
-    sdpa = 2 * p.score_macs()
+    q, kv = p.heads * p.head_dim, p.kv_heads * p.head_dim
+    query = 2 * p.lead * p.queries * p.query_dim * q
+    key_value = 2 * p.lead * p.keys * (p.key_dim + p.value_dim) * kv
+    out = 2 * p.lead * p.queries * q * p.out_dim
+    # weight gradients of the four projections, input gradients of those whose input needs one
+    weights = query + key_value + out
+    inputs = (0 if f.inputs_without_grad[0] else query) + (0 if f.inputs_without_grad[-1] else key_value) + out
     # flash / efficient attention backward: 5 batched products of the forward's size (2.5x)
-    return projections * (1 if f.reads_spec_input[0] else 2) + sdpa * 5 // 2
+    return weights + inputs + 2 * p.score_macs() * 5 // 2
 
 
 def _rnn_backward(f: Facts, forward: Cost) -> int:
@@ -60,7 +65,7 @@ def _rnn_backward(f: Facts, forward: Cost) -> int:
     gates = {"RNN": 1, "GRU": 3, "LSTM": 4}[layer.type]
     out = getattr(layer, "proj_size", 0) or layer.hidden_size
     skipped = 0
-    if f.reads_spec_input[0]:  # the first layer's input projection needs no input gradient
+    if f.inputs_without_grad[0]:  # the first layer's input projection needs no input gradient
         skipped += 2 * rnn_cells(f) * f.x[-1] * gates * layer.hidden_size * directions
     # the initial hidden state is zeros that need no gradient: one step per layer and direction
     batch = layer._split(f.x)[0]
