@@ -73,7 +73,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="one row per block N levels down (1: top-level layers and blocks); default: every layer",
     )
+    analyze.add_argument(
+        "--convention",
+        default=None,
+        metavar="NAME",
+        help="count MACs and FLOPs as another counter prints them: thop, fvcore, ... (archspec conventions lists them)",
+    )
+    analyze.add_argument(
+        "--backward", action="store_true", help="add the backward pass to flops (default: 2x the forward matmul FLOPs)"
+    )
     add_spec_command("validate", "check a spec (format and shapes) without printing the analysis")
+    compare = add_spec_command("compare", "every counting convention side by side, per layer type, and why they differ")
+    compare.add_argument("--format", choices=("table", "json", "markdown"), default="table", help="output format (default: table)")
+    commands.add_parser("conventions", help="list the counting conventions and the peer each follows")
 
     formula = add_spec_command("formula", "exact formulas of params, MACs and FLOPs in the params you keep free")
     formula.add_argument(
@@ -166,6 +178,17 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(json_schema(), indent=2))
         return EXIT_OK
 
+    if args.command == "conventions":
+        from archspec.compare import list_conventions
+
+        print(list_conventions())
+        return EXIT_OK
+    if args.command == "compare":
+        from archspec.compare import compare, render_comparison
+
+        bindings, limits = _bindings_and_limits(args)
+        print(render_comparison(compare(args.spec, bindings, limits), args.format))
+        return EXIT_OK
     if args.command == "formula":
         return _formula(args)
     if args.command == "fit":
@@ -181,7 +204,8 @@ def _run(args: argparse.Namespace) -> int:
     from archspec.engine import analyze
 
     bindings, limits = _bindings_and_limits(args)
-    report = analyze(args.spec, limits=limits, **bindings)
+    counting = {"convention": args.convention, "backward": args.backward} if args.command == "analyze" else {}
+    report = analyze(args.spec, limits=limits, **counting, **bindings)
     if args.command == "validate":
         from archspec.formats import shape_text
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from archspec.costs import PER_ELEMENT_FLOPS
 from archspec.layers import REGISTRY
-from archspec.layers.base import GraphFields, Layer, int_fields
+from archspec.layers.base import Layer, int_fields
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -242,10 +242,49 @@ def error_examples() -> str:
     return "\n".join(out)
 
 
+def convention_reference() -> str:
+    """docs/conventions.md: the layer types x profiles matrix, then every profile's rules."""
+    from archspec.conventions import CONVENTIONS
+
+    profiles = [c for c in CONVENTIONS.values() if c.default_rule is None]  # not archspec's own MACs
+    counted = sorted({t for c in profiles for t in c.rules if t in REGISTRY}, key=list(REGISTRY).index)
+
+    def cell(convention, layer_type: str) -> str:
+        if convention.default_rule is not None or layer_type in convention.rules:
+            return "bug" if layer_type in convention.bugs else "yes"
+        return "bug" if layer_type in convention.bugs else "0"
+
+    out = [
+        "Which layer types each profile counts (yes: a rule; 0: the peer counts nothing; bug: the profile "
+        "reproduces a known bug of the peer, described below). Every other layer type counts 0 in these "
+        "profiles; archspec and torchvision count every layer by archspec's rules.\n",
+        "| layer type | " + " | ".join(c.name for c in profiles) + " |",
+        "|---|" + "---|" * len(profiles),
+    ]
+    out += [f"| {t} | " + " | ".join(cell(c, t) for c in profiles) + " |" for t in counted]
+    for convention in CONVENTIONS.values():
+        out += ["", f"### {convention.name}", "", f"{convention.summary}.", "",
+                f"- follows: {convention.peer}; prints {convention.prints}", f"- rules from: {convention.source}"]
+        if convention.backward is not None:
+            doc = (convention.backward.__doc__ or "").strip().splitlines()[0]
+            out.append(f"- backward (`--backward`): {doc}")
+        if convention.rules:
+            out += ["", "| layer type | rule |", "|---|---|"]
+            seen: dict[str, list[str]] = {}
+            for layer_type, rule in convention.rules.items():
+                seen.setdefault(convention.rule_text(layer_type), []).append(layer_type)
+            out += [f"| {', '.join(types)} | {text} |" for text, types in seen.items()]
+        if convention.bugs:
+            out += ["", "Peer bugs reproduced:", ""]
+            out += [f"- {t}: {text}" for t, text in convention.bugs.items()]
+    return "\n".join(out) + "\n"
+
+
 GENERATED = {
     ("spec-format.md", "layers"): layer_reference,
     ("counting.md", "per-element-flops"): cost_table,
     ("errors.md", "examples"): error_examples,
+    ("conventions.md", "profiles"): convention_reference,
 }
 
 _SECTION = "<!-- BEGIN GENERATED: {key} -->\n{body}<!-- END GENERATED: {key} -->"

@@ -131,3 +131,34 @@ def test_limits_can_be_raised_and_name_themselves(tmp_path):
     result = run("analyze", str(huge))
     assert result.returncode == 1 and "has a dimension beyond the limit of 281,474,976,710,656" in result.stderr
     assert run("analyze", str(huge), "--limit", "max_dim=2000000000000000000").returncode == 0
+
+
+def test_analyze_with_a_convention_keeps_the_json_keys():
+    plain = json.loads(run("analyze", str(SPECS / "resnet50.yaml"), "--format", "json").stdout)
+    result = run("analyze", str(SPECS / "resnet50.yaml"), "--convention", "thop", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data.keys() == plain.keys() and data["totals"].keys() == plain["totals"].keys()
+    assert data["totals"]["macs"] == 4_133_742_592  # thop's README figure for ResNet-50
+
+
+def test_compare_lists_every_profile_with_its_exact_total_and_reasons():
+    result = run("compare", str(SPECS / "resnet50.yaml"))
+    assert result.returncode == 0, result.stderr
+    for title, total in [("thop", "4,133,742,592"), ("fvcore", "4,111,512,576"), ("flopcounter", "8,178,368,512")]:
+        assert any(line.split() == [title, total] for line in result.stdout.splitlines()), title
+    assert "! ReLU / ptflops-pytorch" in result.stdout and "counted twice" in result.stdout
+    data = json.loads(run("compare", str(SPECS / "resnet50.yaml"), "--format", "json").stdout)
+    assert data["totals"]["calflops FLOPs"] == 8_211_108_352
+    assert {"type": "BatchNorm2d", "convention": "thop"}.items() <= next(
+        d for d in data["differences"] if d["type"] == "BatchNorm2d" and d["convention"] == "thop"
+    ).items()
+
+
+def test_conventions_lists_profiles_and_unknown_one_is_a_clear_error():
+    listing = run("conventions").stdout
+    assert "ultralytics-thop 2.2.3" in listing and "ptflops 0.7.5" in listing and "torchinfo 1.8.0" in listing
+    result = run("analyze", MNIST, "--convention", "fvcroe")
+    assert result.returncode == 1 and "did you mean 'fvcore'" in result.stderr and "Traceback" not in result.stderr
+    result = run("analyze", MNIST, "--convention", "fvcore", "--backward")
+    assert result.returncode == 1 and "forward pass only" in result.stderr

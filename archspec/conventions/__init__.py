@@ -138,8 +138,8 @@ class Convention:
 CONVENTIONS: dict[str, Convention] = {}
 
 
-def each(names: str, rule: Rule) -> dict[str, Rule]:
-    """One rule for several layer types: `each("Conv*d Linear", rule)`; `*d` is 1d, 2d and 3d."""
+def each(names: str, rule):
+    """One rule (or bug note) for several layer types: `each("Conv*d Linear", rule)`; `*d` is 1d, 2d and 3d."""
     table = {}
     for name in names.split():
         variants = [name.replace("*", str(n)) for n in (1, 2, 3)] if "*" in name else [name]

@@ -209,7 +209,7 @@ CALFLOPS = define(
         },
         backward=backward,
         bugs={
-            "ConvTranspose2d": "divides by groups twice; the bias is counted over a forward conv's output size",
+            **each("ConvTranspose*d", "divides by groups twice; the bias is counted over a forward conv's output size"),
             "Upsample": "the scale factor is never applied (FLOPs = numel(in)); with size, N and C are dropped",
             "Attention": "scaled_dot_product_attention is not patched: attention matmuls count 0 (calflops#26)",
             "MultiheadAttention": "scaled_dot_product_attention is not patched: attention matmuls count 0",

@@ -10,7 +10,6 @@ unless the input is an input of the model (which needs none).
 from __future__ import annotations
 
 from archspec.conventions import Convention, Cost, Facts, attention_parts, define, each, mac, rnn_cells
-from archspec.dims import product
 
 
 def matmul_like(f: Facts) -> Cost:
@@ -103,7 +102,7 @@ FLOPCOUNTER = define(
         },
         backward=backward,
         bugs={
-            "Conv2d": "backward: the weight gradient of a grouped conv is counted as dense (x groups)",
+            **each("Conv*d ConvTranspose*d", "backward: the weight gradient of a grouped conv is counted as dense (x groups)"),
             "Attention": "on CPU the fused flash kernel is not in the registry: attention matmuls count 0 (pytorch#195460)",
             "MultiheadAttention": "on CPU the fused flash kernel is not in the registry: attention matmuls count 0",
             "LSTM": "the fused LSTM kernel (oneDNN on CPU) counts 0",

@@ -87,7 +87,7 @@ FVCORE = define(
             "LSTM": "the fused aten::lstm is unsupported: 0 (fvcore#98)",
             "GRU": "the fused aten::gru is unsupported: 0",
             "RNN": "the fused aten::rnn_tanh is unsupported: 0",
-            "AvgPool2d": "aten::avg_pool2d is unsupported: 0",
+            **each("AvgPool*d AdaptiveAvgPool1d AdaptiveAvgPool3d", "unsupported aten op: 0"),
         },
     )
 )

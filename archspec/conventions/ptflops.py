@@ -25,7 +25,6 @@ from archspec.conventions import (
     define,
     each,
     is_affine,
-    leading,
     linear_bias_adds,
     mac,
     rnn_cells,
@@ -190,9 +189,10 @@ PTFLOPS_PYTORCH = define(
         bugs={
             "ReLU": "counted twice: the nn.ReLU hook and the patched F.relu it calls",
             "GELU": "counted twice: the nn.GELU hook and the patched F.gelu it calls",
-            "MaxPool2d": "counted twice: the module hook and the patched F.max_pool2d it calls",
-            "AdaptiveAvgPool2d": "counted twice: the module hook and the patched F.adaptive_avg_pool2d it calls",
-            "AvgPool2d": "counted twice: the module hook and the patched F.avg_pool2d it calls",
+            **each(
+                "MaxPool*d AvgPool*d AdaptiveAvgPool*d AdaptiveMaxPool*d",
+                "counted twice: the module hook and the patched F.*pool* function it calls",
+            ),
             "Upsample": "counted twice: the module hook and the patched F.interpolate it calls",
             "MultiheadAttention": "squares kdim and vdim (right only when both equal embed_dim)",
             "LayerNorm": "never counts the affine part: reads `affine`, LayerNorm's flag is `elementwise_affine`",

@@ -46,7 +46,7 @@ TORCHINFO = define(
         },
         bugs={
             "Linear": "multiplies by output dim 0 only: a (N, L, D) input counts one position per sequence (torchinfo#226)",
-            "ConvTranspose2d": "counts output positions, not input positions, for a transposed conv",
+            **each("ConvTranspose*d", "counts output positions, not input positions, for a transposed conv"),
             "MultiheadAttention": "0: not a leaf module, and its out_proj never runs as a module",
             "Embedding": "counts a lookup table as multiply-adds: params * output dim 0",
         },

@@ -1,9 +1,10 @@
-import json, sys, io, contextlib, warnings, logging
+"""Run the DeepSpeed flops profiler on the builders of measure_peers.py; print JSON lines (torch + deepspeed needed; not run by the tests)."""
+import json, sys, warnings, logging
 warnings.filterwarnings("ignore"); logging.disable(logging.CRITICAL)
-sys.argv_backup = sys.argv
+
 import torch
 torch.backends.mha.set_fastpath_enabled(False)
-from measure import BUILDERS, quiet
+from measure_peers import BUILDERS, quiet
 from deepspeed.profiling.flops_profiler import get_model_profile
 import deepspeed
 for n in (sys.argv[1:] or list(BUILDERS)):

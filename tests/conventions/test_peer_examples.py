@@ -1,0 +1,86 @@
+"""Example figures the peers publish in their READMEs and test suites, each with its source."""
+
+import archspec
+from tests.conftest import SPECS
+
+
+def _single(layer: dict, shape: list[int]) -> dict:
+    return {"name": "example", "inputs": {"x": {"shape": shape}}, "layers": [layer]}
+
+
+def test_thop_readme_conv():
+    # ultralytics/thop README / Lyken17 tests/test_conv2d.py: Conv2d(3, 12, 5, padding=1) on 1x3x32x32
+    spec = _single({"type": "Conv2d", "out_channels": 12, "kernel_size": 5, "padding": 1}, [1, 3, 32, 32])
+    assert archspec.analyze(spec, convention="thop").totals["macs"] == 810_000
+
+
+def test_ptflops_conv_example():
+    # sovrasov/flops-counter.pytorch tests: Conv2d(3, 2, 3) at 3x224x224 -> 2,759,904 MACs (bias counted)
+    spec = _single({"type": "Conv2d", "out_channels": 2, "kernel_size": 3}, [1, 3, 224, 224])
+    for backend in ("ptflops-pytorch", "ptflops-aten"):
+        assert archspec.analyze(spec, convention=backend).totals["macs"] == 2_759_904
+
+
+def test_torchinfo_single_input_net():
+    # TylerYep/torchinfo tests/test_output/single_input.out: SingleInputNet at (2, 1, 28, 28),
+    # "Total mult-adds (M): 0.98" = 975,200 (conv1 149,760 + conv2 321,280 + fc1 16,050 + fc2 510, x2)
+    spec = {
+        "name": "single_input_net",
+        "inputs": {"x": {"shape": [2, 1, 28, 28]}},
+        "layers": [
+            {"name": "conv1", "type": "Conv2d", "out_channels": 10, "kernel_size": 5},
+            {"type": "MaxPool2d", "kernel_size": 2, "call": "function"},
+            {"type": "ReLU", "call": "function"},
+            {"name": "conv2", "type": "Conv2d", "out_channels": 20, "kernel_size": 5},
+            {"name": "conv2_drop", "type": "Dropout"},
+            {"type": "MaxPool2d", "kernel_size": 2, "call": "function"},
+            {"type": "ReLU", "call": "function"},
+            {"type": "Flatten"},
+            {"name": "fc1", "type": "Linear", "out_features": 50},
+            {"type": "ReLU", "call": "function"},
+            {"name": "fc2", "type": "Linear", "out_features": 10},
+        ],
+    }
+    assert archspec.analyze(spec, convention="torchinfo").totals["macs"] == 975_200
+
+
+def test_flopcounter_resnet18_forward_backward():
+    # pytorch/pytorch test/test_flop_counter.py: torchvision resnet18, input 1x3x224x224 with
+    # requires_grad, forward + backward = 10,884,440,064 FLOPs (3 x forward)
+    text = (SPECS / "resnet18.yaml").read_text().replace("x: {shape: [B, 3, H, W]}", "x: {shape: [B, 3, H, W], requires_grad: true}")
+    assert "requires_grad: true" in text
+    report = archspec.analyze(text, convention="flopcounter", backward=True)
+    assert report.totals["flops"] == 10_884_440_064
+
+
+def test_deepspeed_lenet5_unit_test():
+    # deepspeedai/DeepSpeed tests/unit/profiling/flops_profiler/test_flops_profiler.py (LeNet5 with
+    # three convs, tanh, avg pools, softmax; batch 1024): 426,516,480 MACs, 866,076,672 FLOPs
+    spec = {
+        "name": "lenet5_deepspeed",
+        "inputs": {"x": {"shape": [1024, 1, 32, 32]}},
+        "layers": [
+            {"type": "Conv2d", "out_channels": 6, "kernel_size": 5},
+            {"type": "Tanh"},
+            {"type": "AvgPool2d", "kernel_size": 2},
+            {"type": "Conv2d", "out_channels": 16, "kernel_size": 5},
+            {"type": "Tanh"},
+            {"type": "AvgPool2d", "kernel_size": 2},
+            {"type": "Conv2d", "out_channels": 120, "kernel_size": 5},
+            {"type": "Tanh"},
+            {"type": "Flatten"},
+            {"type": "Linear", "out_features": 84},
+            {"type": "Tanh"},
+            {"type": "Linear", "out_features": 10},
+            {"type": "Softmax", "dim": 1, "call": "function"},
+        ],
+    }
+    totals = archspec.analyze(spec, convention="deepspeed").totals
+    assert (totals["macs"], totals["flops"]) == (426_516_480, 866_076_672)
+
+
+def test_thop_multihead_attention_note_figure():
+    # ultralytics-thop 2.1+ count_multihead_attention: MultiheadAttention(64, 8), L = S = 10, batch 1:
+    # 64 * (2*10*64 + 10*128) + 2*10*10*64 + softmax 8*10*(3*10 - 1) = 178,960
+    spec = _single({"type": "MultiheadAttention", "embed_dim": 64, "num_heads": 8}, [10, 1, 64])
+    assert archspec.analyze(spec, convention="thop").totals["macs"] == 178_960
