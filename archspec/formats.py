@@ -17,14 +17,19 @@ _UNITS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
 _BINARY = ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
 
 
+def _fraction_as_float(value):
+    """A non-integer exact number (ptflops' per-sample average) as a float for display."""
+    return float(value) if getattr(value, "is_Rational", False) else value
+
+
 def _in_units(value: Value, units, small: str) -> str:
-    value = as_plain(value)
-    if not isinstance(value, int):
+    value = _fraction_as_float(as_plain(value))
+    if not isinstance(value, (int, float)):
         return str(value)  # a formula is shown as it is
     for scale, unit in units:
         if abs(value) >= scale:
             return f"{value / scale:.2f} {unit}"
-    return f"{value}{small}"
+    return f"{value:g}{small}" if isinstance(value, float) else f"{value}{small}"
 
 
 def human(value: Value) -> str:
@@ -39,8 +44,8 @@ def human_bytes(value: Value) -> str:
 
 def grouped(value: Value) -> str:
     """An exact count with thousands separators: 138,357,544."""
-    value = as_plain(value)
-    return f"{value:,}" if isinstance(value, int) else str(value)
+    value = _fraction_as_float(as_plain(value))
+    return f"{value:,}" if isinstance(value, (int, float)) else str(value)
 
 
 def shape_text(shape) -> str:

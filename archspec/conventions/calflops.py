@@ -29,7 +29,7 @@ from archspec.conventions import (
     mac,
     rnn_cells,
 )
-from archspec.dims import Value, floordiv, product, total
+from archspec.dims import Value, floordiv, product
 from archspec.layers.base import broadcast_shapes
 
 
@@ -135,9 +135,7 @@ def recurrent(f: Facts) -> Cost:
     """FLOPs per layer (2|W_ih| - 4H) + (2|W_hh| - 4H) (per gate block) + cell arithmetic + biases, * dims 0 and 1 of the input * directions; MACs 0"""
     layer = f.layer
     directions = 2 if layer.bidirectional else 1
-    out = getattr(layer, "proj_size", 0) or layer.hidden_size
-    inputs = [f.x[-1]] + [directions * out] * (layer.num_layers - 1)
-    return flop(total(_cell(layer, i) for i in inputs) * rnn_cells(f) * directions)
+    return flop(layer.over_layers(f.x[-1], lambda i, _: _cell(layer, i)) * rnn_cells(f) * directions)
 
 
 def projections(f: Facts) -> Cost:

@@ -29,7 +29,9 @@ from archspec.conventions import (
     mac,
     rnn_cells,
 )
-from archspec.dims import Value, product, total
+from sympy import Rational
+
+from archspec.dims import Value, as_plain, is_concrete, product
 from archspec.layers.base import broadcast_shapes
 
 
@@ -37,7 +39,9 @@ def _per_sample(f: Facts, count: Value) -> Cost:
     """A module hook's count: ptflops divides it by the batch (the input's first dim)."""
     if f.call != "module":
         return Cost()  # MODULES_MAPPING matches the exact type only
-    return mac(count / f.batch if f.batch != 1 else count)
+    if is_concrete(count) and is_concrete(f.batch):
+        return mac(as_plain(Rational(count, f.batch)))  # exact: ptflops' float, without rounding
+    return mac(count / f.batch)
 
 
 def _functional(f: Facts, count: Value, module_calls_it: bool = True) -> Cost:
@@ -125,9 +129,7 @@ def recurrent(f: Facts) -> Cost:
     """module: (weights W_ih and W_hh + per-cell arithmetic (RNN H, GRU 7H, LSTM 10H) + biases) * dim0 * dim1 of the input, * 2 bidirectional"""
     layer = f.layer
     directions = 2 if layer.bidirectional else 1
-    out = getattr(layer, "proj_size", 0) or layer.hidden_size
-    inputs = [f.x[-1]] + [directions * out] * (layer.num_layers - 1)
-    per_step = total(_cell(layer, i, layer.hidden_size) for i in inputs)
+    per_step = layer.over_layers(f.x[-1], lambda i, _: _cell(layer, i, layer.hidden_size))
     return _per_sample(f, per_step * product(f.x[:2]) * directions)
 
 

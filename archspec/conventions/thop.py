@@ -22,7 +22,7 @@ from archspec.conventions import (
     mac,
     rnn_cells,
 )
-from archspec.dims import Value, ceildiv, floordiv, is_concrete, product, total
+from archspec.dims import Value, ceildiv, floordiv, is_concrete, product
 from archspec.errors import LayerError
 
 
@@ -110,8 +110,7 @@ def recurrent(f: Facts) -> Cost:
     layer = f.layer
     proj = getattr(layer, "proj_size", 0)
     directions = 2 if layer.bidirectional else 1
-    inputs = [f.x[-1]] + [directions * (proj or layer.hidden_size)] * (layer.num_layers - 1)
-    per_step = total(directions * _cell(layer.type, i, layer.hidden_size, layer.bias, proj) for i in inputs)
+    per_step = directions * layer.over_layers(f.x[-1], lambda i, _: _cell(layer.type, i, layer.hidden_size, layer.bias, proj))
     return mac(per_step * rnn_cells(f))
 
 

@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from archspec.dims import Value, total
+from archspec.dims import Value
 from archspec.errors import LayerError
 from archspec.layers import register
 from archspec.layers.base import Count, Layer, Saved, Shape, Size, format_shape
@@ -56,9 +56,12 @@ class _Recurrent(Layer):
         directions = 2 if self.bidirectional else 1
         return (*x[:-1], directions * self._out_size())
 
-    def _layer_inputs(self, features: Value) -> list[Value]:
-        directions = 2 if self.bidirectional else 1
-        return [features] + [directions * self._out_size()] * (self.num_layers - 1)
+    def over_layers(self, features: Value, per_layer) -> Value:
+        """Sum of per_layer(input size, is_first) over the stack: the first layer reads the
+        input's features, every later one the previous layer's output (a closed form, so a
+        huge or symbolic num_layers costs nothing)."""
+        stacked = (2 if self.bidirectional else 1) * self._out_size()
+        return per_layer(features, True) + (self.num_layers - 1) * per_layer(stacked, False)
 
     def _per_direction(self) -> int:
         return 2 if self.bidirectional else 1
@@ -66,13 +69,15 @@ class _Recurrent(Layer):
     def param_count(self, x: Shape) -> Value:
         _, _, features = self._split(x)
         g, h, out = self.gates, self.hidden_size, self._out_size()
-        per_layer = [g * h * i + g * h * out + (2 * g * h if self.bias else 0) + self._projection() * h for i in self._layer_inputs(features)]
-        return self._per_direction() * total(per_layer)
+        per_layer = self.over_layers(
+            features, lambda i, _: g * h * i + g * h * out + (2 * g * h if self.bias else 0) + self._projection() * h
+        )
+        return self._per_direction() * per_layer
 
     def macs(self, x: Shape, out: Shape) -> Value:
         batch, steps, features = self._split(x)
         g, h, rec = self.gates, self.hidden_size, self._out_size()
-        per_step = total(g * h * (i + rec) + h * self._projection() for i in self._layer_inputs(features))
+        per_step = self.over_layers(features, lambda i, _: g * h * (i + rec) + h * self._projection())
         return self._per_direction() * batch * steps * per_step
 
     # Elements kept per hidden unit and step by the unfused cell: the gate activations and
@@ -82,8 +87,8 @@ class _Recurrent(Layer):
 
     def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
         batch, steps, features = self._split(x)
-        kept = self._per_direction() * batch * steps * total(
-            self.saved_per_unit * self.hidden_size + (i if n else 0) for n, i in enumerate(self._layer_inputs(features))
+        kept = self._per_direction() * batch * steps * self.over_layers(
+            features, lambda i, first: self.saved_per_unit * self.hidden_size + (0 if first else i)
         )
         return (Saved(input=0), Saved(numel=kept))
 
