@@ -93,3 +93,10 @@ def test_default_backward_is_twice_the_forward_matmul_flops():
 def test_get_convention_lists_profiles_in_order():
     assert list(CONVENTIONS)[:2] == ["archspec", "torchvision"]
     assert get_convention("fvcore").prints == "macs"
+
+
+def test_default_backward_on_gpt2_is_four_flops_per_forward_mac():
+    forward = archspec.analyze(SPECS / "gpt2.yaml", L=128).totals
+    both = archspec.analyze(SPECS / "gpt2.yaml", L=128, backward=True).totals
+    assert both["flops"] - forward["flops"] == 4 * forward["macs"]
+    assert both["macs"] == forward["macs"]

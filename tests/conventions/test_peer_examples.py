@@ -84,3 +84,43 @@ def test_thop_multihead_attention_note_figure():
     # 64 * (2*10*64 + 10*128) + 2*10*10*64 + softmax 8*10*(3*10 - 1) = 178,960
     spec = _single({"type": "MultiheadAttention", "embed_dim": 64, "num_heads": 8}, [10, 1, 64])
     assert archspec.analyze(spec, convention="thop").totals["macs"] == 178_960
+
+
+def _fvcore(spec: dict) -> int:
+    return archspec.analyze(spec, convention="fvcore").totals["macs"]
+
+
+def test_fvcore_test_suite_convolutions():
+    # facebookresearch/fvcore tests/test_flop_count.py test_conv: N*C_in*C_out*k^d*out^d/groups
+    grouped = _single({"type": "Conv2d", "out_channels": 8, "kernel_size": 5, "padding": 2, "groups": 4}, [5, 16, 15, 15])
+    assert _fvcore(grouped) == 5 * 16 * 8 * 25 * 225 // 4
+    depthwise = _single({"type": "Conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1, "groups": 8}, [5, 16, 15, 15])
+    assert _fvcore(depthwise) == 5 * 16 * 8 * 9 * 225 // 8
+    transposed = _single({"type": "ConvTranspose2d", "out_channels": 3, "kernel_size": 3, "padding": 1, "stride": 2}, [5, 10, 15, 15])
+    assert _fvcore(transposed) == 5 * 10 * 3 * 9 * 225  # input positions, not output ones
+
+
+def test_fvcore_test_suite_einsum_batchnorm_and_three_net():
+    for equation, second, expected in (("nct,ncp->ntp", [1, 5, 12], 1 * 2 * 12 * 5), ("ntg,ncg->nct", [1, 5, 6], 1 * 2 * 6 * 5)):
+        first = [1, 5, 2] if equation.startswith("nct") else [1, 2, 6]
+        spec = {
+            "name": "einsum",
+            "inputs": {"x": {"shape": first}, "y": {"shape": second}},
+            "layers": [{"type": "Einsum", "equation": equation, "from": ["x", "y"]}],
+        }
+        assert _fvcore(spec) == expected
+    # BatchNorm1d(10, affine=False) in eval mode on 10x10: one flop per element
+    assert _fvcore(_single({"type": "BatchNorm1d", "affine": False}, [10, 10])) == 100
+    # ThreeNet at batch 4: conv 4,000 + linear1 60 + linear2 12 + adaptive_avg_pool2d 2,000
+    three = {
+        "name": "three_net",
+        "inputs": {"x": {"shape": [4, 2, 10, 10]}},
+        "layers": [
+            {"type": "Conv2d", "out_channels": 5, "kernel_size": 1},
+            {"type": "AdaptiveAvgPool2d", "output_size": 1},
+            {"type": "Flatten"},
+            {"type": "Linear", "out_features": 3},
+            {"type": "Linear", "out_features": 1},
+        ],
+    }
+    assert _fvcore(three) == 4_000 + 60 + 12 + 2_000
