@@ -16,7 +16,7 @@ REFERENCE = json.loads((Path(__file__).parent / "reference" / "torch_measured.js
 SPEC_OF = {
     "seed_mnist_cnn": "seed_mnist.yaml", "seed_conv3x3_64_128": "seed_conv3x3.yaml", "lenet5": "lenet5.yaml",
     "alexnet": "alexnet.yaml", "vgg16": "vgg16.yaml", "resnet18": "resnet18.yaml", "squeezenet1_1": "squeezenet1_1.yaml",
-    "dcgan_generator": "dcgan_generator.yaml",
+    "dcgan_generator": "dcgan_generator.yaml", "transformer_encoder_layer": "transformer_encoder_layer.yaml",
 }
 
 
@@ -142,3 +142,14 @@ def test_per_block_checkpointing_keeps_block_inputs_and_one_block():
     assert memory(report).totals["saved_activations"] == 4 * block
     # checkpointed: the 4 block inputs (2x16 each) and, while recomputing, one block's tensors
     assert memory(report, MemoryOptions(checkpointing="per-block")).totals["saved_activations"] == 4 * 4 * (2 * 16) + block
+
+
+def test_eager_attention_keeps_the_probabilities_fused_a_log_sum_exp():
+    """The two kernels differ by exactly H*L*S activations against H*L float32 values per sample."""
+    spec = (SPECS / "transformer_encoder_layer.yaml").read_text()
+    eager = spec.replace("batch_first: true}", "batch_first: true, need_weights: true}")
+    assert eager != spec
+    fused_bytes = memory(archspec.analyze(spec, B=2), MemoryOptions()).totals["saved_activations"]
+    eager_bytes = memory(archspec.analyze(eager, B=2), MemoryOptions()).totals["saved_activations"]
+    heads, length = 8, 128
+    assert eager_bytes - fused_bytes == 2 * heads * length * length * 4 - 2 * heads * length * 4

@@ -69,14 +69,18 @@ class AttentionParts:
         # scale each score by 1/sqrt(head_dim); softmax: 5 per score - 2 per row (as Softmax)
         return biases + scores + 5 * scores - 2 * rows
 
-    def saved(self) -> tuple[Saved, ...]:
-        """The input, the Q, K, V projections, the attention probabilities and the merged
-        context (the eager, unfused computation; fused kernels keep Q, K, V, the output and
-        a log-sum-exp per row instead of the probabilities)."""
+    def saved(self, fused: bool) -> tuple[Saved, ...]:
+        """The input, the Q, K, V projections and the merged context (the out projection's
+        input), plus what the attention kernel keeps: a fused kernel (flash or memory-
+        efficient scaled_dot_product_attention) one float32 log-sum-exp per query row; the
+        eager computation the whole probability matrix, every (query, key) pair, masked or not."""
         projections = self.lead * (self.queries * self.heads + 2 * self.keys * self.kv_heads) * self.head_dim
-        probabilities = self.lead * self.heads * self.pairs
         context = self.lead * self.queries * self.heads * self.head_dim
-        return (Saved(input=0), Saved(numel=projections), Saved(numel=probabilities), Saved(numel=context))
+        if fused:
+            kernel = Saved(numel=self.lead * self.heads * self.queries, dtype="float32")
+        else:
+            kernel = Saved(numel=self.lead * self.heads * self.queries * self.keys)
+        return (Saved(input=0), Saved(numel=projections), kernel, Saved(numel=context))
 
     def cache(self) -> Value:
         """Keys and values a decoder keeps for later tokens: 2 * kv_heads * head_dim per key."""
@@ -107,6 +111,11 @@ class Attention(Layer):
     out_bias: bool = True
     causal: bool = False
     causal_macs: bool = Field(False, description="count only the unmasked half of a causal score matrix")
+    kernel: Literal["fused", "eager"] = Field(
+        "fused",
+        description="fused: scaled_dot_product_attention's flash / memory-efficient kernels (keep a log-sum-exp per "
+        "row for backward); eager: softmax(Q K^T) V written out (keeps the probabilities)",
+    )
     arity: ClassVar[tuple[int, int | None]] = (1, 2)
 
     def parts(self, x: Shape, memory: Shape | None = None) -> AttentionParts:
@@ -142,7 +151,7 @@ class Attention(Layer):
         return self.parts(x, memory).other_flops()
 
     def saved_for_backward(self, x: Shape, memory: Shape | None = None, *, out: Shape) -> tuple[Saved, ...]:
-        return self.parts(x, memory).saved()
+        return self.parts(x, memory).saved(fused=self.kernel == "fused")
 
     def cache_elements(self, x: Shape, memory: Shape | None = None) -> Value:
         return self.parts(x, memory).cache() if self.causal else 0
@@ -164,6 +173,11 @@ class MultiheadAttention(Layer):
     kdim: Size | None = None
     vdim: Size | None = None
     batch_first: bool = False
+    need_weights: bool = Field(
+        False,
+        description="False (as ViT and TransformerEncoderLayer call it): the fused attention kernel; True: the "
+        "eager path, which keeps the probabilities for backward",
+    )
     arity: ClassVar[tuple[int, int | None]] = (1, 3)
 
     def parts(self, *inputs: Shape) -> AttentionParts:
@@ -196,4 +210,4 @@ class MultiheadAttention(Layer):
         return self.parts(*inputs).other_flops()
 
     def saved_for_backward(self, *inputs: Shape, out: Shape) -> tuple[Saved, ...]:
-        return self.parts(*inputs).saved()
+        return self.parts(*inputs).saved(fused=not self.need_weights)
