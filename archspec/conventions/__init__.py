@@ -216,6 +216,11 @@ def attention_parts(f: Facts):
     return replace(f.layer.parts(*f.inputs), causal_pairs=False)
 
 
+def cell_arithmetic(layer: Layer) -> Value:
+    """The elementwise work per cell that ptflops, calflops and DeepSpeed all count: RNN H, GRU 7H, LSTM 10H."""
+    return {1: 1, 3: 7, 4: 10}[layer.gates] * layer.hidden_size
+
+
 def rnn_cells(f: Facts) -> Value:
     """Cell evaluations of a recurrent layer per direction: sequence length x batch."""
     return product(f.x[:2]) if len(f.x) == 3 else f.x[0]

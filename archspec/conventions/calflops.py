@@ -21,6 +21,7 @@ from archspec.conventions import (
     Cost,
     Facts,
     attention_parts,
+    cell_arithmetic,
     conv_bias_adds,
     define,
     each,
@@ -125,10 +126,9 @@ def upsample_fixed(f: Facts) -> Cost:
 def _cell(layer, i: Value) -> Value:
     h = layer.hidden_size
     out = getattr(layer, "proj_size", 0) or h
-    gates = {"RNN": 1, "GRU": 3, "LSTM": 4}[layer.type]
-    arithmetic = {"RNN": h, "GRU": 7 * h, "LSTM": 10 * h}[layer.type]
+    gates = layer.gates
     products = (2 * gates * h * i - gates * h) + (2 * gates * h * out - gates * h)
-    return products + arithmetic + (2 * gates * h if layer.bias else 0)
+    return products + cell_arithmetic(layer) + (2 * gates * h if layer.bias else 0)
 
 
 def recurrent(f: Facts) -> Cost:

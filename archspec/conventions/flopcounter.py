@@ -61,7 +61,7 @@ def _attention_backward(f: Facts, forward: Cost) -> int:
 def _rnn_backward(f: Facts, forward: Cost) -> int:
     layer = f.layer
     directions = 2 if layer.bidirectional else 1
-    gates = {"RNN": 1, "GRU": 3, "LSTM": 4}[layer.type]
+    gates = layer.gates
     out = getattr(layer, "proj_size", 0) or layer.hidden_size
     skipped = 0
     if f.inputs_without_grad[0]:  # the first layer's input projection needs no input gradient

@@ -21,6 +21,7 @@ from archspec.conventions import (
     Cost,
     Facts,
     attention_parts,
+    cell_arithmetic,
     conv_bias_adds,
     define,
     each,
@@ -120,9 +121,8 @@ def upsample(f: Facts) -> Cost:
 
 def _cell(layer, i: Value, h: Value) -> Value:
     out = getattr(layer, "proj_size", 0) or h
-    gates = {"RNN": 1, "GRU": 3, "LSTM": 4}[layer.type]
-    arithmetic = {"RNN": h, "GRU": 7 * h, "LSTM": 10 * h}[layer.type]
-    return gates * h * i + gates * h * out + arithmetic + (2 * gates * h if layer.bias else 0)
+    gates = layer.gates
+    return gates * h * i + gates * h * out + cell_arithmetic(layer) + (2 * gates * h if layer.bias else 0)
 
 
 def recurrent(f: Facts) -> Cost:
@@ -147,9 +147,7 @@ def multihead_attention(f: Facts) -> Cost:
 def attention(f: Facts) -> Cost:
     """the q, k, v, o nn.Linear modules: rows * (in * out + out with a bias); scaled_dot_product_attention is not patched"""
     p = attention_parts(f)
-    q, kv = p.heads * p.head_dim, p.kv_heads * p.head_dim
-    biases = p.lead * ((p.queries * q + 2 * p.keys * kv if p.qkv_bias else 0) + (p.queries * p.out_dim if p.out_bias else 0))
-    return _per_sample(f, p.projection_macs() + biases) if f.call in ("module", "subclass") else Cost()
+    return _per_sample(f, p.projection_macs() + p.bias_adds()) if f.call in ("module", "subclass") else Cost()
 
 
 def elementwise(f: Facts) -> Cost:
@@ -218,9 +216,7 @@ def aten_linear(f: Facts) -> Cost:
 def aten_projections(f: Facts) -> Cost:
     """the projections as addmm / mm (biases included); fused scaled_dot_product_attention: 0"""
     p = attention_parts(f)
-    q, kv = p.heads * p.head_dim, p.kv_heads * p.head_dim
-    biases = p.lead * ((p.queries * q + 2 * p.keys * kv if p.qkv_bias else 0) + (p.queries * p.out_dim if p.out_bias else 0))
-    return mac(p.projection_macs() + biases)
+    return mac(p.projection_macs() + p.bias_adds())
 
 
 def aten_matmul(f: Facts) -> Cost:
@@ -232,7 +228,7 @@ def aten_rnn(f: Facts) -> Cost:
     """RNN and GRU on CPU run as addmm per step: MACs + 2 * gates * H bias adds per cell (the LSTM kernel is fused: 0)"""
     layer = f.layer
     directions = 2 if layer.bidirectional else 1
-    gates = {"RNN": 1, "GRU": 3}[layer.type]
+    gates = layer.gates
     biases = 2 * gates * layer.hidden_size * layer.num_layers * directions * rnn_cells(f) if layer.bias else 0
     return mac(f.own.macs + biases)
 

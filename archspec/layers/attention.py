@@ -58,16 +58,19 @@ class AttentionParts:
         """Q K^T and the weighted sum of V: 2 * pairs * head_dim per head."""
         return 2 * self.lead * self.heads * self.pairs * self.head_dim
 
-    def other_flops(self) -> Value:
+    def bias_adds(self) -> Value:
+        """One add per output element of each projection that has a bias."""
         q = self.heads * self.head_dim
         kv = self.kv_heads * self.head_dim
-        rows = self.lead * self.heads * self.queries
-        scores = self.lead * self.heads * self.pairs
-        biases = (self.lead * (self.queries * q + 2 * self.keys * kv) if self.qkv_bias else 0) + (
+        return (self.lead * (self.queries * q + 2 * self.keys * kv) if self.qkv_bias else 0) + (
             self.lead * self.queries * self.out_dim if self.out_bias else 0
         )
+
+    def other_flops(self) -> Value:
+        rows = self.lead * self.heads * self.queries
+        scores = self.lead * self.heads * self.pairs
         # scale each score by 1/sqrt(head_dim); softmax: 5 per score - 2 per row (as Softmax)
-        return biases + scores + 5 * scores - 2 * rows
+        return self.bias_adds() + scores + 5 * scores - 2 * rows
 
     def saved(self, fused: bool) -> tuple[Saved, ...]:
         """The input, the Q, K, V projections and the merged context (the out projection's
