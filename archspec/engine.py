@@ -62,16 +62,21 @@ def analyze_model(
     """Analyze an already validated spec."""
     spec = model.spec
     limits = limits or DEFAULT_LIMITS
-    counting = _counting(convention, backward)
+    counting = _chosen_convention(convention, backward)
     env = bind_params(spec, source, bindings or {})
-    walk = _Walk(model, source, env, limits, counting)
+    walk = _Walk(model, source, env, limits)
     inputs = {
         name: (walk.new_tensor(_input_shape(name, tensor, source, env, limits), tensor.dtype),)
         for name, tensor in spec.inputs.items()
     }
-    # inputs that need no gradient: the backward pass stops at them
-    walk.inputs_without_grad = {tensors[0].storage for name, tensors in inputs.items() if not spec.inputs[name].requires_grad}
-    walk.batch = next(iter(inputs.values()))[0].shape[0]
+    if counting is not None:
+        walk.counting = _Counting(
+            counting,
+            backward,
+            # the backward pass stops at inputs that need no gradient
+            frozenset(tensors[0].storage for name, tensors in inputs.items() if not spec.inputs[name].requires_grad),
+            next(iter(inputs.values()))[0].shape[0],
+        )
     values = walk.graph(model.main, env, inputs, ())
     outputs = {}
     for i, ref in enumerate(model.main.outputs):
@@ -105,16 +110,12 @@ Scope = tuple[tuple[str, str], ...]  # (name, type) of each enclosing block appl
 class _Walk:
     """Runs graphs in order: binds each node's arguments, infers shapes, records rows."""
 
-    def __init__(
-        self, model: Model, source: SpecSource, params: Mapping[str, Any], limits: Limits, counting: "_Counting | None"
-    ):
+    def __init__(self, model: Model, source: SpecSource, params: Mapping[str, Any], limits: Limits):
         self.model = model
         self.source = source
         self.params = params
         self.limits = limits
-        self.counting = counting
-        self.inputs_without_grad: set[int] = set()
-        self.batch: Any = 1
+        self.counting: _Counting | None = None  # set when a convention or the backward pass is asked for
         self.rows: list[LayerRow] = []
         self.storages: list[Storage] = []
 
@@ -228,7 +229,7 @@ class _Walk:
         if op.shares is not None:
             row = _shared(row, op, weight, weights.get(op.shares))
         if self.counting is not None:
-            row = self.counting.recount(row, op, shapes, tuple(x.storage in self.inputs_without_grad for x in xs), self.batch)
+            row = self.counting.recount(row, op, xs)
         if op.is_view(training=True):
             outputs = tuple(Tensor(shape, xs[0].storage) for shape in row.output_shapes)
         else:
@@ -279,35 +280,33 @@ class _Counting:
 
     convention: Any  # archspec.conventions.Convention
     backward: bool
+    inputs_without_grad: frozenset[int]  # storages of the spec inputs that need no gradient
+    batch: Any  # the first dim of the spec's first input
 
-    def recount(self, row: LayerRow, op: Layer, shapes: tuple[Shape, ...], without_grad: tuple[bool, ...], batch) -> LayerRow:
+    def recount(self, row: LayerRow, op: Layer, xs: tuple[Tensor, ...]) -> LayerRow:
         from archspec.conventions import Facts
 
-        facts = Facts(op, shapes, row.output_shapes, op.call or op.default_call, without_grad, batch)
+        without_grad = tuple(x.storage in self.inputs_without_grad for x in xs)
+        facts = Facts(op, row.input_shapes, row.output_shapes, op.call or op.default_call, without_grad, self.batch)
         cost = self.convention.cost(facts)
         flops = cost.flops + (self.convention.backward(facts, cost) if self.backward else 0)
         return replace(row, macs=as_plain(cost.macs), flops=as_plain(flops))
 
 
-def _counting(name: str | None, backward: bool) -> _Counting | None:
+def _chosen_convention(name: str | None, backward: bool):
+    """The convention to count with, or None for archspec's own forward counts."""
     if name is None and not backward:
         return None
-    from archspec.conventions import get_convention
+    from archspec.conventions import CONVENTIONS, get_convention
 
     convention = get_convention(name or "archspec")
     if backward and convention.backward is None:
         raise ArchspecError(
             f"the {convention.name} convention counts the forward pass only ({convention.peer} has no backward "
             "count); --backward works with: "
-            + ", ".join(c.name for c in _conventions() if c.backward is not None)
+            + ", ".join(c.name for c in CONVENTIONS.values() if c.backward is not None)
         )
-    return _Counting(convention, backward)
-
-
-def _conventions():
-    from archspec.conventions import CONVENTIONS
-
-    return CONVENTIONS.values()
+    return convention
 
 
 def _shared(row: LayerRow, op, weight: Shape | None, target: Shape | None) -> LayerRow:

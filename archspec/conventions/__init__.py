@@ -16,25 +16,12 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping
 
 from archspec.dims import Value, product
 from archspec.errors import ArchspecError, did_you_mean
 from archspec.layers.base import Layer, Shape
-
-# How the PyTorch implementation runs a layer, which decides what hook- and patch-based
-# counters see (module hooks see modules; patched functions see calls made through
-# torch / torch.nn.functional at call time; dispatch-level counters see everything).
-CALLS = {
-    "module": "an instance of the torch.nn class itself (nn.ReLU())",
-    "subclass": "an instance of a subclass of that class (ConvNeXt's LayerNorm2d): "
-    "counters that match the exact type miss it",
-    "function": "a call of torch.* or torch.nn.functional.*, or a tensor method (F.relu, torch.cat, x.mean)",
-    "operator": "Python operator syntax (a + b, a @ b), or a function object bound before a counter could "
-    "patch it: invisible to patching counters",
-}
-
 
 @dataclass(frozen=True)
 class Cost:
@@ -132,7 +119,7 @@ class Convention:
         rule = self.rules.get(layer_type, self.default_rule)
         if rule is None:
             return "not counted"
-        return (rule.__doc__ or "").strip().splitlines()[0] if rule.__doc__ else rule.__name__
+        return rule.__doc__.strip().splitlines()[0] if rule.__doc__ else rule.__name__
 
 
 CONVENTIONS: dict[str, Convention] = {}
@@ -172,14 +159,12 @@ def _discover() -> None:
             importlib.import_module(f"{__name__}.{module.name}")
 
 
-
-def hooked(rule: Rule, exact_type: bool = False) -> Rule:
-    """`rule` for layers a module forward hook sees (exact_type: only the torch.nn class
-    itself, not a subclass); 0 for layers run as functions or operators."""
-    calls = ("module",) if exact_type else ("module", "subclass")
+def hooked(rule: Rule) -> Rule:
+    """`rule` for layers a module forward hook sees (a torch.nn module or a subclass);
+    0 for layers run as functions or operators."""
 
     def seen_by_hook(f: Facts) -> Cost:
-        return rule(f) if f.call in calls else Cost()
+        return rule(f) if f.is_module else Cost()
 
     seen_by_hook.__doc__ = rule.__doc__
     return seen_by_hook
@@ -211,14 +196,20 @@ def linear_bias_adds(f: Facts) -> Value:
 
 def attention_parts(f: Facts):
     """The sizes of an Attention or MultiheadAttention application, scoring every (query, key) pair."""
-    from dataclasses import replace
-
     return replace(f.layer.parts(*f.inputs), causal_pairs=False)
 
 
 def cell_arithmetic(layer: Layer) -> Value:
     """The elementwise work per cell that ptflops, calflops and DeepSpeed all count: RNN H, GRU 7H, LSTM 10H."""
     return {1: 1, 3: 7, 4: 10}[layer.gates] * layer.hidden_size
+
+
+def numpy_einsum_flop(f: Facts) -> Value:
+    """numpy's einsum_path "optimized flop" for a one-step contraction, which fvcore halves and
+    calflops reports: the product of every label's size, twice that when a label is summed away."""
+    sizes, _, output = f.layer.label_sizes(*f.inputs)
+    every = product(sizes.values())
+    return 2 * every if any(label not in output for label in sizes) else every
 
 
 def rnn_cells(f: Facts) -> Value:

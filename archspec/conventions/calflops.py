@@ -28,6 +28,7 @@ from archspec.conventions import (
     flop,
     is_affine,
     mac,
+    numpy_einsum_flop,
     rnn_cells,
 )
 from archspec.dims import Value, floordiv, product
@@ -166,9 +167,7 @@ def matmul_any(f: Facts) -> Cost:
 
 def einsum(f: Facts) -> Cost:
     """FLOPs = numpy's optimal einsum path 'optimized flop'; MACs 0"""
-    sizes, _, output = f.layer._sizes(*f.inputs)
-    every = product(sizes.values())
-    return flop(2 * every if any(label not in output for label in sizes) else every)
+    return flop(numpy_einsum_flop(f))
 
 
 def backward(f: Facts, forward: Cost) -> Value:

@@ -9,8 +9,17 @@ traced for counting.
 
 from __future__ import annotations
 
-from archspec.conventions import Convention, Cost, Facts, attention_parts, define, each, is_affine, mac
-from archspec.dims import product
+from archspec.conventions import (
+    Convention,
+    Cost,
+    Facts,
+    attention_parts,
+    define,
+    each,
+    is_affine,
+    mac,
+    numpy_einsum_flop,
+)
 
 
 def conv(f: Facts) -> Cost:
@@ -57,9 +66,7 @@ def matmul(f: Facts) -> Cost:
 
 def einsum(f: Facts) -> Cost:
     """numpy's optimal einsum path 'optimized flop' / 2: prod of all label sizes when a label is summed away, else half"""
-    sizes, _, output = f.layer._sizes(*f.inputs)
-    every = product(sizes.values())
-    return mac(every if any(label not in output for label in sizes) else every // 2)
+    return mac(numpy_einsum_flop(f) // 2)
 
 
 FVCORE = define(

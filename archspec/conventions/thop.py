@@ -43,7 +43,7 @@ def normalization(f: Facts) -> Cost:
 
 def softmax(f: Facts) -> Cost:
     """rows * (3F - 1): F exps, F - 1 adds and F divides per row of F features"""
-    dim = f.layer._dim(f.x)
+    dim = f.layer.dim_index(f.x)
     features = f.x[dim]
     return mac(f.numel_in // features * (3 * features - 1))
 
@@ -139,7 +139,7 @@ def einsum(f: Facts) -> Cost:
     """product of the sizes of labels both operands share or the output keeps (two operands; one operand: 0)"""
     if len(f.inputs) != 2:
         return Cost()
-    sizes, terms, output = f.layer._sizes(*f.inputs)
+    sizes, terms, output = f.layer.label_sizes(*f.inputs)
     kept = [label for label in sizes if all(label in t for t in terms) or label in output]
     return mac(product(sizes[label] for label in kept))
 

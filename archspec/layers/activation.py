@@ -134,19 +134,20 @@ class Softmax(Layer):
     type: Literal["Softmax"]
     dim: int | None = None
 
-    def _dim(self, x: Shape) -> int:
+    def dim_index(self, x: Shape) -> int:
+        """The non-negative index of the softmax dim for this input."""
         if self.dim is None:
             return 0 if len(x) in (0, 1, 3) else 1
         return normalize_dim(self.dim, len(x))
 
     def output_shape(self, x: Shape) -> Shape:
-        self._dim(x)
+        self.dim_index(x)
         return x
 
     def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
         return SAVES_OUTPUT
 
     def other_flops(self, x: Shape, out: Shape) -> Value:
-        features = x[self._dim(x)]
-        rows = product(x[: self._dim(x)] + x[self._dim(x) + 1 :])
+        features = x[self.dim_index(x)]
+        rows = product(x[: self.dim_index(x)] + x[self.dim_index(x) + 1 :])
         return rows * (5 * features - 2)

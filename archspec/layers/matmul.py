@@ -79,7 +79,8 @@ class Einsum(Layer):
             raise ValueError(f"the output uses {sorted(missing)}, which no input has")
         return text
 
-    def _sizes(self, *inputs: Shape) -> tuple[dict[str, Value], list[str], str]:
+    def label_sizes(self, *inputs: Shape) -> tuple[dict[str, Value], list[str], str]:
+        """Each label's size (checked across inputs), the input terms and the output term."""
         terms, output = self.equation.split("->")
         terms = terms.split(",")
         if len(terms) != len(inputs):
@@ -95,11 +96,11 @@ class Einsum(Layer):
         return sizes, terms, output
 
     def output_shape(self, *inputs: Shape) -> Shape:
-        sizes, _, output = self._sizes(*inputs)
+        sizes, _, output = self.label_sizes(*inputs)
         return tuple(sizes[letter] for letter in output)
 
     def macs(self, *inputs: Shape, out: Shape) -> Value:
-        sizes, terms, _ = self._sizes(*inputs)
+        sizes, terms, _ = self.label_sizes(*inputs)
         return product(sizes.values()) if len(terms) == 2 else 0
 
     def other_flops(self, *inputs: Shape, out: Shape) -> Value:
