@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     memory.add_argument("--optimizer", default="adam", help="none, sgd, sgd-momentum, rmsprop, adagrad, adam, adamw (default adam)")
     memory.add_argument("--master-weights", default="auto", help="dtype of master weights; auto: fp32 under mixed precision; none")
     memory.add_argument("--checkpointing", default="none", choices=("none", "per-block"), help="activation recomputation")
-    memory.add_argument("--device", default="cuda", choices=("cuda", "cpu"), help="kernel rules where they differ (dropout masks)")
+    memory.add_argument("--device", default="cuda", choices=("cuda", "cpu"), help="the device whose kernels decide what is saved where they differ (dropout masks, attention under dropout, recurrent layers)")
     memory.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     memory.add_argument("--per-layer", action="store_true", help="saved activations and KV cache per layer too")
 

@@ -42,6 +42,15 @@ def ceildiv(a: Value, b: Value) -> Value:
     return -floordiv(-a, b)
 
 
+def maximum(a: Value, b: Value) -> Value:
+    """The larger of two integers, or sympy's Max of expressions."""
+    if isinstance(a, int) and isinstance(b, int):
+        return max(a, b)
+    import sympy
+
+    return sympy.Max(a, b)
+
+
 def product(values: Iterable[Value]) -> Value:
     """The product of integers or expressions (1 for none)."""
     result: Value = 1

@@ -119,8 +119,8 @@ class _Walk:
         self.rows: list[LayerRow] = []
         self.storages: list[Storage] = []
 
-    def new_storage(self, numel, dtype: str, parameter: bool = False) -> int:
-        self.storages.append(Storage(as_plain(numel), dtype, parameter))
+    def new_storage(self, numel, dtype: str, parameter: bool = False, device: str | None = None) -> int:
+        self.storages.append(Storage(as_plain(numel), dtype, parameter, device=device))
         return len(self.storages) - 1
 
     def new_tensor(self, shape: Shape, dtype: str = "activation", parameter: bool = False) -> Tensor:
@@ -135,7 +135,7 @@ class _Walk:
             xs: tuple[Tensor, ...] = ()
             try:
                 refs = (previous,) if node.sources is None else node.sources
-                if isinstance(node.op, Layer) and node.sources is None and node.op.arity[1] == 0:
+                if isinstance(node.op, Layer) and node.sources is None and node.op.input_count()[1] == 0:
                     refs = ()  # a layer without inputs, such as Parameter
                 xs = tuple(self.resolve(ref, values) for ref in refs)
                 op = self.bind(node, env)
@@ -252,7 +252,7 @@ class _Walk:
             return xs[item.input].storage
         if item.output is not None:
             return outputs[item.output].storage
-        return self.new_storage(item.numel, item.dtype)
+        return self.new_storage(item.numel, item.dtype, device=item.device)
 
     def block_env(self, block: Graph, call: _BoundBlock, node: Node, level: Scope) -> dict[str, Any]:
         """The params, then the block's arguments: given at the call, else their defaults in order."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from archspec.dims import Value, as_plain, ceildiv, total
+from archspec.dims import Value, as_plain, ceildiv, maximum, total
 from archspec.errors import ArchspecError
 from archspec.report import Report
 
@@ -95,9 +95,10 @@ def storage_dtype(dtype: str, options: MemoryOptions) -> str:
 
 
 def storage_bytes(report: Report, storage: int, options: MemoryOptions) -> Value:
-    """Bytes of one storage, over every application of a free repeat; 0 for parameters."""
+    """Bytes of one storage, over every application of a free repeat; 0 for parameters and
+    for tensors only another device's kernel keeps."""
     info = report.storages[storage]
-    if info.parameter:
+    if info.parameter or (info.device is not None and info.device != options.device):
         return 0
     return as_plain(info.times * _bytes(info.numel, storage_dtype(info.dtype, options)))
 
@@ -130,16 +131,8 @@ def checkpointed_activations(report: Report, options: MemoryOptions) -> Value:
         first = rows[0][0]
         kept += [storage_bytes(report, storage, options) for storage in first.input_storages[:1]]
         block = total(saved for _, saved in rows)
-        largest = block if largest == 0 else _maximum(largest, block)
+        largest = block if largest == 0 else maximum(largest, block)
     return as_plain(total(kept) + largest)
-
-
-def _maximum(a: Value, b: Value) -> Value:
-    if isinstance(a, int) and isinstance(b, int):
-        return max(a, b)
-    import sympy
-
-    return sympy.Max(a, b)
 
 
 def inference_peak(report: Report, options: MemoryOptions) -> Value:

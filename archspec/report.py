@@ -15,12 +15,14 @@ TOTAL_KEYS = ("params", "buffers", "macs", "flops", "activations")
 class Storage:
     """A block of memory holding one or more tensors (views share one): its elements, their
     dtype ("activation" for the dtype activations are computed in), and whether it is a
-    parameter. `times` > 1 under a repeat whose count is a free symbol."""
+    parameter. `times` > 1 under a repeat whose count is a free symbol. `device`: kept only
+    by that device's kernel (a saved tensor; None for every device)."""
 
     numel: Value
     dtype: str
     parameter: bool = False
     times: Value = 1
+    device: str | None = None
 
 
 @dataclass(frozen=True)

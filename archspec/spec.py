@@ -395,7 +395,7 @@ class _Parser:
         if isinstance(op, BlockCall):
             count = len(self.blocks[op.type].inputs)
             return count, count
-        return type(op).arity
+        return op.input_count()
 
     def _check_arity(self, op, sources, path, where, problems) -> None:
         least, most = self._arity(op)
@@ -410,7 +410,8 @@ class _Parser:
         wanted = f"{least}" if least == most else f"{least} or more" if most is None else f"{least} to {most}"
         found = "the previous output only" if sources is None else f"{count} ({', '.join(map(str, sources))})"
         hint = "; name them with from: [a, b]" if least > 1 else ""
-        problems.append(self.source.problem(f"{op.type} takes {wanted} input(s), found {found}{hint}", path, where))
+        given = " with the arguments given" if isinstance(op, Layer) and (least, most) != type(op).arity else ""
+        problems.append(self.source.problem(f"{op.type} takes {wanted} input(s){given}, found {found}{hint}", path, where))
 
     def _outputs(self, outputs, names, known, problems) -> tuple[Ref, ...]:
         if outputs is None:

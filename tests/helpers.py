@@ -1,4 +1,4 @@
-"""Small builders for tests: a one-input spec dict around a list of layers."""
+"""Small builders for tests: a spec dict around a list of layers, one layer's report row."""
 
 from __future__ import annotations
 
@@ -16,3 +16,10 @@ def analyze_one(shape: list[Any], layer: Any, params: dict[str, Any] | None = No
     """The report row of a single layer applied to an input of `shape`."""
     report = archspec.analyze(spec(shape, [layer], params), **bindings)
     return report.layers[0]
+
+
+def analyze_over(shapes: list[list[Any]], layer: dict[str, Any]):
+    """The report row of one layer applied to inputs x0, x1, ... of the given shapes."""
+    names = [f"x{i}" for i in range(len(shapes))]
+    inputs = {name: {"shape": list(shape)} for name, shape in zip(names, shapes)}
+    return archspec.analyze({"inputs": inputs, "layers": [{**layer, "from": names}]}).layers[0]

@@ -17,7 +17,12 @@ SPEC_OF = {
     "seed_mnist_cnn": "seed_mnist.yaml", "seed_conv3x3_64_128": "seed_conv3x3.yaml", "lenet5": "lenet5.yaml",
     "alexnet": "alexnet.yaml", "vgg16": "vgg16.yaml", "resnet18": "resnet18.yaml", "squeezenet1_1": "squeezenet1_1.yaml",
     "dcgan_generator": "dcgan_generator.yaml", "transformer_encoder_layer": "transformer_encoder_layer.yaml",
+    "gpt2_seq128": ("gpt2_hf_eager.yaml", {"L": 128}), "lstm_2layer": "lstm_2layer.yaml",
 }
+
+
+def saved_on_cpu(spec, **bindings):
+    return memory(archspec.analyze(spec, **bindings), MemoryOptions(device="cpu")).totals["saved_activations"]
 
 
 @pytest.mark.parametrize("model", [m for m in REFERENCE["models"] if m["model"] in SPEC_OF], ids=lambda m: m["model"])
@@ -26,9 +31,73 @@ def test_saved_activations_within_2_percent_of_pytorch(model, batch):
     """Bytes of distinct storages packed by torch.autograd.graph.saved_tensors_hooks in one
     train-mode forward pass on CPU, parameters excluded (tests/reference/torch_measured.json)."""
     measured = model["saved_for_backward_bytes" if batch == 1 else "saved_for_backward_bytes_b2"]
-    report = archspec.analyze(SPECS / SPEC_OF[model["model"]], B=batch)
-    ours = memory(report, MemoryOptions(device="cpu")).totals["saved_activations"]
+    name, bindings = SPEC_OF[model["model"]] if isinstance(SPEC_OF[model["model"]], tuple) else (SPEC_OF[model["model"]], {})
+    ours = saved_on_cpu(SPECS / name, B=batch, **bindings)
     assert abs(ours - measured) <= 0.02 * measured, (ours, measured)
+
+
+FURTHER = json.loads((Path(__file__).parent / "reference" / "saved_measured.json").read_text())
+ENCODER = (SPECS / "transformer_encoder_layer.yaml").read_text()
+
+
+def one_layer(layer, **inputs):
+    sources = {"from": list(inputs)} if len(inputs) > 1 else {}
+    return {"params": {"B": 1}, "inputs": {k: {"shape": v} for k, v in inputs.items()}, "layers": [{**layer, **sources}]}
+
+
+# The builders of tests/reference/measure_saved.py, as specs.
+FURTHER_SPECS = {
+    "transformer_encoder_layer_dropout": (
+        ENCODER.replace("p: 0.0", "p: 0.1").replace("batch_first: true}", "batch_first: true, dropout: 0.1}"), {}
+    ),
+    "mha_need_weights_dropout": (
+        one_layer({"type": "MultiheadAttention", "embed_dim": 256, "num_heads": 4, "dropout": 0.1, "batch_first": True, "need_weights": True}, x=["B", 64, 256]),
+        {},
+    ),
+    "mha_cross_dropout": (
+        one_layer({"type": "MultiheadAttention", "embed_dim": 256, "num_heads": 4, "dropout": 0.1, "batch_first": True}, x=["B", 32, 256], m=["B", 48, 256], v=["B", 48, 256]),
+        {},
+    ),
+    "mha_cross_need_weights_dropout": (
+        one_layer({"type": "MultiheadAttention", "embed_dim": 256, "num_heads": 4, "dropout": 0.1, "batch_first": True, "need_weights": True}, x=["B", 32, 256], m=["B", 48, 256], v=["B", 48, 256]),
+        {},
+    ),
+    "sdpa_attention_dropout_causal": (one_layer({"type": "Attention", "num_heads": 4, "causal": True, "dropout": 0.1}, x=["B", 64, 256]), {}),
+    "sdpa_attention_causal": (one_layer({"type": "Attention", "num_heads": 4, "causal": True}, x=["B", 64, 256]), {}),
+    "gpt2_seq64": (SPECS / "gpt2_hf_eager.yaml", {"L": 64}),
+}
+# At batch 1, torch.matmul needs no copy to fold (1, H, L, d) into (H, L, d): the V that
+# the math path saves is then a view of the packed QKV projection and keeps the Q and K
+# thirds alive too, 2 x L x D floats more than with a batch (where the fold copies V).
+BATCH_ONE_VIEW = {("sdpa_attention_dropout_causal", 1): 2 * 64 * 256 * 4}
+
+
+@pytest.mark.parametrize("model", FURTHER["models"], ids=lambda m: m["model"])
+@pytest.mark.parametrize("batch", [1, 2])
+def test_saved_activations_of_further_measured_models(model, batch):
+    """Attention paths (fused, eager, SDPA's math fallback under dropout on CPU, packed and
+    separate projections) and GPT-2 at another length (tests/reference/saved_measured.json)."""
+    spec, bindings = FURTHER_SPECS[model["model"]]
+    measured = model[f"saved_for_backward_bytes_b{batch}"]
+    assert saved_on_cpu(spec, B=batch, **bindings) + BATCH_ONE_VIEW.get((model["model"], batch), 0) == measured
+
+
+@pytest.mark.parametrize("config", FURTHER["recurrent"], ids=lambda r: "{type}-{num_layers}x{hidden_size}-bi{bidirectional:d}-bf{batch_first:d}-T{steps}-B{batch}".format(**r))
+def test_saved_activations_of_recurrent_layers_on_cpu(config):
+    """RNN and GRU run ATen's cell loop on CPU, LSTM oneDNN's fused kernel (its workspace laid
+    out in 4096-byte pages): a grid over layers, directions, layouts and sizes."""
+    steps, batch, features = config["steps"], config["batch"], config["input_size"]
+    shape = [batch, steps, features] if config["batch_first"] else [steps, batch, features]
+    layer = {k: config[k] for k in ("type", "hidden_size", "num_layers", "bidirectional", "batch_first")}
+    assert saved_on_cpu({"inputs": {"x": {"shape": shape}}, "layers": [layer]}) == config["saved_for_backward_bytes"]
+
+
+def test_lstm_cpu_workspace_is_a_formula_in_the_length():
+    report = archspec.analyze(SPECS / "lstm_2layer.yaml", L=None)
+    saved = memory(report, MemoryOptions(device="cpu")).totals["saved_activations"]
+    assert saved.free_symbols == {symbol("L")}
+    measured = next(m for m in REFERENCE["models"] if m["model"] == "lstm_2layer")["saved_for_backward_bytes"]
+    assert saved.subs(symbol("L"), 50) == measured
 
 
 @pytest.mark.parametrize("optimizer", sorted(OPTIMIZER_STATES))
@@ -145,11 +214,27 @@ def test_per_block_checkpointing_keeps_block_inputs_and_one_block():
 
 
 def test_eager_attention_keeps_the_probabilities_fused_a_log_sum_exp():
-    """The two kernels differ by exactly H*L*S activations against H*L float32 values per sample."""
+    """MultiheadAttention's need_weights path keeps H*L*S probabilities and a scaled copy of Q
+    (L*E) where the fused kernel keeps H*L float32 values, per sample."""
     spec = (SPECS / "transformer_encoder_layer.yaml").read_text()
     eager = spec.replace("batch_first: true}", "batch_first: true, need_weights: true}")
     assert eager != spec
     fused_bytes = memory(archspec.analyze(spec, B=2), MemoryOptions()).totals["saved_activations"]
     eager_bytes = memory(archspec.analyze(eager, B=2), MemoryOptions()).totals["saved_activations"]
-    heads, length = 8, 128
-    assert eager_bytes - fused_bytes == 2 * heads * length * length * 4 - 2 * heads * length * 4
+    heads, length, width = 8, 128, 512
+    assert eager_bytes - fused_bytes == 2 * (heads * length * length + length * width - heads * length) * 4
+
+
+def test_fused_attention_with_dropout_keeps_the_math_path_on_cpu_only():
+    """On CUDA the fused kernels take a dropout (a log-sum-exp per row); on CPU SDPA falls back
+    to the math path: scaled copies of Q and K, probabilities, their mask and the dropped copy."""
+    spec = one_layer({"type": "Attention", "num_heads": 4, "dropout": 0.1}, x=[2, 16, 32])
+    report = archspec.analyze(spec)
+    cuda = memory(report, MemoryOptions(device="cuda")).totals["saved_activations"]
+    cpu = memory(report, MemoryOptions(device="cpu")).totals["saved_activations"]
+    no_dropout = memory(archspec.analyze(one_layer({"type": "Attention", "num_heads": 4}, x=[2, 16, 32]))).totals["saved_activations"]
+    assert cuda == no_dropout
+    rows, scores = 2 * 4 * 16, 2 * 4 * 16 * 16
+    # probabilities, their float mask and the dropped copy replace the log-sum-exp; Q, K and V
+    # (or their scaled copies) are three projection-sized tensors either way
+    assert cpu - cuda == 3 * 4 * scores - 4 * rows

@@ -85,6 +85,7 @@ HF = "HuggingFace transformers model with the published config ({}), sum of para
 SEQUENCE_PARAMS = [
     ("gpt2.yaml", {}, 124_439_808, HF.format("GPT2Model, gpt2") + "; also tests/reference/torch_measured.json"),
     ("gpt2.yaml", {"lm_head": 1}, 124_439_808, HF.format("GPT2LMHeadModel: the head is tied to wte")),
+    ("gpt2_hf_eager.yaml", {}, 124_439_808, HF.format("GPT2Model, gpt2") + "; also tests/reference/torch_measured.json"),
     ("bert_base.yaml", {}, 109_482_240, HF.format("BertModel with pooler, bert-base-uncased")),
     ("llama2_7b.yaml", {}, 6_738_415_616, HF.format("LlamaForCausalLM, meta-llama/Llama-2-7b-hf")),
     ("llama3_8b.yaml", {}, 8_030_261_248, HF.format("LlamaForCausalLM, meta-llama/Meta-Llama-3-8B")),
@@ -204,13 +205,14 @@ REFERENCE_SPECS = {
     "squeezenet1_1": "squeezenet1_1.yaml",
     "dcgan_generator": "dcgan_generator.yaml",
     "transformer_encoder_layer": "transformer_encoder_layer.yaml",
+    "lstm_2layer": "lstm_2layer.yaml",
 }
 # Ops that torchvision calls as functions (x + identity, torch.cat, torch.flatten, the
 # encoder layer's F.relu) have no module, so the measurement has no row for them.
 FUNCTIONAL = {"Add", "Concat", "Flatten", "ReLU"}
 
 
-@pytest.mark.parametrize("model", REFERENCE["models"], ids=lambda m: m["model"])
+@pytest.mark.parametrize("model", [m for m in REFERENCE["models"] if m["model"] in REFERENCE_SPECS], ids=lambda m: m["model"])
 def test_every_layer_matches_the_pytorch_measurement(model):
     """Output shapes and params per leaf module; conv/linear MACs equal fvcore's per-module count
     (fvcore counts one fused multiply-add as one flop and ignores bias)."""
@@ -229,3 +231,37 @@ def test_every_layer_matches_the_pytorch_measurement(model):
             assert row.params == layer["params"], layer["name"]
         if row.type in ("Conv2d", "ConvTranspose2d", "Linear"):
             assert row.macs == layer["fvcore_flops"], layer["name"]
+
+
+def test_gpt2_hf_eager_matches_the_transformers_modules():
+    """HF's GPT2Model at L=128 module by module. Its attention is three modules (c_attn,
+    c_proj, the attention math between them), archspec's one Attention row; its
+    NewGELUActivation is one module, here a block of eight ops."""
+    model = next(m for m in REFERENCE["models"] if m["model"] == "gpt2_seq128")
+    report = archspec.analyze(SPECS / "gpt2_hf_eager.yaml", L=128)
+    assert (report.totals["params"], report.totals["buffers"]) == (model["params"], model["buffers"])
+    assert list(report.outputs.values())[0] == tuple(model["output_shape"])
+    rows = {row.name: row for row in report.layers}
+    attention_params: dict[str, int] = {}
+    for layer in model["per_layer"]:
+        name = layer["name"]
+        if ".attn.c_" in name:  # c_attn and c_proj make up archspec's Attention row
+            block = name.split(".attn.")[0]
+            attention_params[block] = attention_params.get(block, 0) + layer["params"]
+            continue
+        ours = name.replace(".attn.", ".").replace(".mlp.", ".")
+        row = rows[ours + ".gelu" if ours.endswith(".act") else ours]
+        assert row.output_shape == tuple(layer["output_shape"]), name
+        assert row.params == layer["params"], name
+        if row.type == "Linear":
+            assert row.macs == layer["fvcore_flops"], name
+    assert attention_params == {f"h.{i}": rows[f"h.{i}.attn"].params for i in range(12)}
+
+
+@pytest.mark.parametrize("length", [1, 128, 1024])
+def test_gpt2_written_op_by_op_costs_what_gpt2_costs(length):
+    """The same network: the eight-op GELU and the eager, dropout-bearing attention change
+    what autograd keeps, not the MACs or FLOPs (tanh GELU: 9 FLOPs per element either way)."""
+    fused = archspec.analyze(SPECS / "gpt2.yaml", L=length).totals
+    eager = archspec.analyze(SPECS / "gpt2_hf_eager.yaml", L=length).totals
+    assert {k: eager[k] for k in ("params", "macs", "flops")} == {k: fused[k] for k in ("params", "macs", "flops")}

@@ -7,7 +7,7 @@ matrix, Q K^T and softmax(.) V (quadratic: L x S per head).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -72,18 +72,51 @@ class AttentionParts:
         # scale each score by 1/sqrt(head_dim); softmax: 5 per score - 2 per row (as Softmax)
         return self.bias_adds() + scores + 5 * scores - 2 * rows
 
-    def saved(self, fused: bool) -> tuple[Saved, ...]:
-        """The input, the Q, K, V projections and the merged context (the out projection's
-        input), plus what the attention kernel keeps: a fused kernel (flash or memory-
-        efficient scaled_dot_product_attention) one float32 log-sum-exp per query row; the
-        eager computation the whole probability matrix, every (query, key) pair, masked or not."""
-        projections = self.lead * (self.queries * self.heads + 2 * self.keys * self.kv_heads) * self.head_dim
-        context = self.lead * self.queries * self.heads * self.head_dim
-        if fused:
-            kernel = Saved(numel=self.lead * self.heads * self.queries, dtype="float32")
+    def saved(self, path: str, dropout: float = 0.0, packed: bool = False, inputs: int = 1) -> tuple[Saved, ...]:
+        """What autograd keeps: the `inputs` inputs (the projections' inputs), the merged context (the out projection's input),
+        the copies of Q, K, V the attention path keeps, and that path's own tensors.
+
+        - "fused" (flash or memory-efficient scaled_dot_product_attention): Q, K, V as given
+          and one float32 log-sum-exp per query row. With dropout, on CPU, where no fused
+          kernel takes a dropout, PyTorch runs the "math" path instead.
+        - "eager" (softmax(Q K^T * scale) V written out): Q, K, V as given, and the
+          probabilities, every (query, key) pair, masked or not.
+        - "eager-scaled-query" (MultiheadAttention's need_weights path): K, V as given and a
+          scaled copy of Q, and the probabilities.
+        - "math" (SDPA's reference path): V as given, scaled copies of Q and K, the probabilities.
+        With dropout the eager and math paths also keep the keep mask and the dropped
+        probabilities (the second matmul's input). When Q, K, V are views of one packed
+        projection (`packed`), keeping any of them keeps the whole packed tensor.
+        """
+        if path == "fused" and dropout > 0:
+            on_cuda = self._kept("fused", 0.0, packed)
+            on_cpu = self._kept("math", dropout, packed)
+            kept = tuple(replace(item, device="cuda") for item in on_cuda) + tuple(replace(item, device="cpu") for item in on_cpu)
         else:
-            kernel = Saved(numel=self.lead * self.heads * self.queries * self.keys)
-        return (Saved(input=0), Saved(numel=projections), kernel, Saved(numel=context))
+            kept = self._kept(path, dropout, packed)
+        context = self.lead * self.queries * self.heads * self.head_dim
+        return (*(Saved(input=i) for i in range(inputs)), *kept, Saved(numel=context))
+
+    def _kept(self, path: str, dropout: float, packed: bool) -> tuple[Saved, ...]:
+        query = self.lead * self.queries * self.heads * self.head_dim
+        key = value = self.lead * self.keys * self.kv_heads * self.head_dim
+        given, copies = {
+            "fused": ((query, key, value), ()),
+            "eager": ((query, key, value), ()),
+            "eager-scaled-query": ((key, value), (query,)),
+            "math": ((value,), (query, key)),
+        }[path]
+        if packed:
+            given = (query + key + value,)
+        kept = [Saved(numel=size) for size in (*given, *copies)]
+        scores = self.lead * self.heads * self.queries * self.keys
+        if path == "fused":
+            kept.append(Saved(numel=self.lead * self.heads * self.queries, dtype="float32"))
+        else:
+            kept.append(Saved(numel=scores))
+            if dropout > 0:
+                kept += [Saved(numel=scores, dtype="dropout_mask"), Saved(numel=scores)]
+        return tuple(kept)
 
     def cache(self) -> Value:
         """Keys and values a decoder keeps for later tokens: 2 * kv_heads * head_dim per key."""
@@ -119,6 +152,7 @@ class Attention(Layer):
         description="fused: scaled_dot_product_attention's flash / memory-efficient kernels (keep a log-sum-exp per "
         "row for backward); eager: softmax(Q K^T) V written out (keeps the probabilities)",
     )
+    dropout: float = Field(0.0, ge=0, le=1, description="dropout probability on the attention weights in training")
     arity: ClassVar[tuple[int, int | None]] = (1, 2)
 
     def parts(self, x: Shape, memory: Shape | None = None) -> AttentionParts:
@@ -154,7 +188,7 @@ class Attention(Layer):
         return self.parts(x, memory).other_flops()
 
     def saved_for_backward(self, x: Shape, memory: Shape | None = None, *, out: Shape) -> tuple[Saved, ...]:
-        return self.parts(x, memory).saved(fused=self.kernel == "fused")
+        return self.parts(x, memory).saved(self.kernel, self.dropout, inputs=1 if memory is None else 2)
 
     def cache_elements(self, x: Shape, memory: Shape | None = None) -> Value:
         return self.parts(x, memory).cache() if self.causal else 0
@@ -213,4 +247,7 @@ class MultiheadAttention(Layer):
         return self.parts(*inputs).other_flops()
 
     def saved_for_backward(self, *inputs: Shape, out: Shape) -> tuple[Saved, ...]:
-        return self.parts(*inputs).saved(fused=not self.need_weights)
+        # F.multi_head_attention_forward projects a single input (self-attention) with one
+        # packed in_proj, so Q, K and V are views of one tensor; separate inputs get three.
+        path = "eager-scaled-query" if self.need_weights else "fused"
+        return self.parts(*inputs).saved(path, self.dropout, packed=len(inputs) == 1, inputs=len(inputs))

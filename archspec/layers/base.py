@@ -49,12 +49,14 @@ Shape = tuple[Value, ...]
 class Saved:
     """A tensor that autograd keeps from the forward pass for the backward pass: one of the
     layer's inputs, one of its outputs, or a tensor of its own (`numel` elements of `dtype`;
-    "activation" means the dtype activations are computed in)."""
+    "activation" means the dtype activations are computed in). `device` ("cpu" or "cuda")
+    marks a tensor only that device's kernel keeps; None, every device."""
 
     input: int | None = None
     output: int | None = None
     numel: Value = 0
     dtype: str = "activation"
+    device: str | None = None
 
 
 SAVES_INPUT = (Saved(input=0),)
@@ -200,6 +202,10 @@ class Layer(GraphFields):
         if marker.per_dim and self.spatial_dims is not None:
             return (number,) * self.spatial_dims
         return number
+
+    def input_count(self) -> tuple[int, int | None]:
+        """How many input tensors this layer takes: (least, most); most None = any number."""
+        return self.arity
 
     # ---- rules: overridden by each layer type ------------------------------------
     def output_shape(self, *inputs: Shape) -> Shape:

@@ -1,4 +1,4 @@
-"""Layers over several tensors: Add, Mul, Concat, and Split/Chunk into several."""
+"""Joining and splitting tensors: Concat, and Split/Chunk into several."""
 
 from __future__ import annotations
 
@@ -6,58 +6,18 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from archspec.costs import flops_per_element
-from archspec.dims import Value, ceildiv, definitely_equal, is_concrete, product, total
+from archspec.dims import Value, ceildiv, definitely_equal, is_concrete, total
 from archspec.errors import LayerError
 from archspec.layers import register
 from archspec.layers.base import (
     Dim,
     Layer,
-    Saved,
     Shape,
     Size,
     SizeOrList,
-    broadcast_shapes,
     format_shape,
     normalize_dim,
 )
-
-
-class _Elementwise(Layer):
-    """Elementwise over two or more inputs, broadcast as in PyTorch.
-
-    - Output shape: the broadcast of the input shapes.
-    - other FLOPs = (inputs - 1) * numel(out); no params, no MACs.
-    """
-
-    arity: ClassVar[tuple[int, int | None]] = (2, None)
-    op_key: ClassVar[str] = ""
-
-    def output_shape(self, *inputs: Shape) -> Shape:
-        return broadcast_shapes(*inputs)
-
-    def other_flops(self, *inputs: Shape, out: Shape) -> Value:
-        return (len(inputs) - 1) * product(out) * flops_per_element(self.op_key)
-
-    def saved_for_backward(self, *inputs: Shape, out: Shape) -> tuple[Saved, ...]:
-        # a sum needs nothing; a product needs each factor for the others' gradients
-        return tuple(Saved(input=i) for i in range(len(inputs))) if self.op_key == "mul" else ()
-
-
-@register
-class Add(_Elementwise):
-    __doc__ = _Elementwise.__doc__
-    type: Literal["Add"]
-    default_call = "operator"
-    op_key = "add"
-
-
-@register
-class Mul(_Elementwise):
-    __doc__ = _Elementwise.__doc__
-    type: Literal["Mul"]
-    default_call = "operator"
-    op_key = "mul"
 
 
 @register

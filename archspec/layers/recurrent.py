@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from archspec.dims import Value
+from archspec.dims import Value, ceildiv, definitely_equal, is_concrete, maximum
 from archspec.errors import LayerError
 from archspec.layers import register
 from archspec.layers.base import Count, Layer, Saved, Shape, Size, format_shape
@@ -80,17 +81,38 @@ class _Recurrent(Layer):
         per_step = self.over_layers(features, lambda i, _: g * h * (i + rec) + h * self._projection())
         return self._per_direction() * batch * steps * per_step
 
-    # Elements kept per hidden unit and step by the unfused cell: the gate activations and
-    # the states the derivative needs (RNN: h; GRU: 3 gates, the W_hn h part, h; LSTM: 4
-    # gates, c, tanh(c), h).
+    # On CUDA (cuDNN, whose reserve space is library-internal) archspec counts what the
+    # unfused cell keeps per hidden unit and step: the gate activations and the states the
+    # derivative needs (RNN: h; GRU: 3 gates, the W_hn h part, h; LSTM: 4 gates, c, tanh(c), h).
     saved_per_unit: ClassVar[int] = 1
 
     def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
         batch, steps, features = self._split(x)
-        kept = self._per_direction() * batch * steps * self.over_layers(
+        unfused = self._per_direction() * batch * steps * self.over_layers(
             features, lambda i, first: self.saved_per_unit * self.hidden_size + (0 if first else i)
         )
-        return (Saved(input=0), Saved(numel=kept))
+        on_cpu = self.saved_on_cpu(batch, steps, features)
+        if on_cpu is None:
+            return (Saved(input=0), Saved(numel=unfused))
+        return (Saved(input=0), Saved(numel=unfused, device="cuda"), *(replace(item, device="cpu") for item in on_cpu))
+
+    def saved_on_cpu(self, batch: Value, steps: Value, features: Value) -> tuple[Saved, ...] | None:
+        """What PyTorch's CPU kernel keeps besides the input, when it differs from the unfused
+        rule: ATen's cell loop for RNN and GRU, oneDNN's fused kernel for LSTM."""
+        return None
+
+    def _cell_loop(self, batch: Value, steps: Value, features: Value, per_step: int, initial: int) -> tuple[Saved, ...]:
+        """ATen's CPU loop (RNN, GRU): per layer and direction `per_step` values per hidden unit
+        and step, plus `initial` for the zero initial state; every later layer also keeps its
+        input, the previous layer's outputs stacked (and concatenated over the directions)."""
+        d, h = self._per_direction(), self.hidden_size
+        kept = self.over_layers(features, lambda i, first: d * batch * (per_step * steps + initial) * h + (0 if first else steps * batch * i))
+        # Each direction projects the whole input at once; a batch-first input is a transposed
+        # view, non-contiguous unless the batch or the length is 1, which that matmul copies,
+        # once per direction (the first direction's copy replaces the input, same bytes).
+        transposed = self.batch_first and not (definitely_equal(batch, 1) or definitely_equal(steps, 1))
+        copies = d - 1 if transposed else 0
+        return (Saved(numel=kept), Saved(numel=copies * steps * batch * features))
 
     def other_flops(self, x: Shape, out: Shape) -> Value:
         batch, steps, _ = self._split(x)
@@ -107,6 +129,10 @@ class RNN(_Recurrent):
     gates = 1
     cell_flops = 1
 
+    def saved_on_cpu(self, batch: Value, steps: Value, features: Value) -> tuple[Saved, ...]:
+        # h_t for every step (the activation's output and the next step's matmul input) and h_0
+        return self._cell_loop(batch, steps, features, per_step=1, initial=1)
+
 
 @register
 class GRU(_Recurrent):
@@ -117,6 +143,12 @@ class GRU(_Recurrent):
     # r, z: sigmoid (3 each); n: r * (W_hn h + b_hn), tanh (2, its sum counted with the gates);
     # h' = (1 - z) * n + z * h (4)
     cell_flops = 12
+
+    def saved_on_cpu(self, batch: Value, steps: Value, features: Value) -> tuple[Saved, ...]:
+        # ATen's gru_cell per step: h_{t-1}, the hidden-side gates (3H, r and z are views of
+        # it), the copy of W_hn h + b_hn that the in-place r * (.) overwrites, n, and h - n,
+        # copied before the in-place multiply by z (which turns it into h_t)
+        return self._cell_loop(batch, steps, features, per_step=7, initial=0)
 
 
 @register
@@ -131,3 +163,46 @@ class LSTM(_Recurrent):
 
     def _projection(self) -> Value:
         return self.proj_size
+
+    def saved_on_cpu(self, batch: Value, steps: Value, features: Value) -> tuple[Saved, ...] | None:
+        """oneDNN's fused LSTM (PyTorch's CPU path without a projection), per layer and
+        direction: its output, h_0 and c_0, its oneDNN workspace; h_n and c_n of the stack (two
+        tensors); with two directions every later layer's input is their concatenation."""
+        if self.proj_size:
+            return None  # no oneDNN kernel: the unfused rule
+        d, h, layers = self._per_direction(), self.hidden_size, self.num_layers
+        per_layer = d * (steps * batch * h + 2 * batch * h)
+        states = 2 * layers * d * batch * h
+        concatenated = (layers - 1) * steps * batch * d * h if d == 2 else 0
+        workspace = d * self.over_layers(features, lambda i, _: onednn_lstm_workspace(steps, batch, i, h))
+        return (Saved(numel=layers * per_layer + states + concatenated), Saved(numel=workspace, dtype="uint8"))
+
+
+def _good_leading_dim(size: Value) -> Value:
+    """oneDNN's leading dim for a float matrix: rounded up to 16 (64 bytes), plus 16 more when
+    that is a multiple of 256 (to avoid 4K aliasing). A free size cannot be tested for the
+    multiple of 256: it gets the rounding only."""
+    padded = ceildiv(size, 16) * 16
+    return padded + 16 if is_concrete(padded) and padded % 256 == 0 else padded
+
+
+def onednn_lstm_workspace(steps: Value, batch: Value, input_size: Value, hidden: Value) -> Value:
+    """Bytes of the workspace one oneDNN LSTM layer in one direction keeps for backward (f32),
+    as oneDNN's rnn_utils lays it out: each part starts on a 4096-byte page. The parts: the
+    gates (4H per step), h_t (H), the states, the c states, and the gradients of the layer
+    states, the iteration states and the c states, each over steps + 1 positions of two
+    layers (this one and the next's input)."""
+    states_dim = _good_leading_dim(maximum(input_size, hidden))
+    parts = (
+        steps * batch * _good_leading_dim(4 * hidden),
+        steps * batch * _good_leading_dim(hidden),
+        2 * (steps + 1) * batch * states_dim,
+        2 * (steps + 1) * batch * hidden,
+        2 * (steps + 1) * batch * states_dim,
+        2 * (steps + 1) * batch * states_dim,
+        2 * (steps + 1) * batch * hidden,
+    )
+    offset: Value = 0
+    for floats in parts:
+        offset = ceildiv(offset, 4096) * 4096 + 4 * floats
+    return ceildiv(offset, 4096) * 4096
