@@ -91,7 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     formula.add_argument(
         "--symbolic", default="", metavar="NAMES", help="comma-separated params to keep free, e.g. B,H,W (params declared null always are)"
     )
-    formula.add_argument("--metric", default="params,macs,flops", metavar="NAMES", help="comma-separated: params, buffers, macs, flops, activations, or all")
+    formula.add_argument(
+        "--metric",
+        default="params,macs,flops",
+        metavar="NAMES",
+        help="comma-separated: params, buffers, macs, flops, activations, or all; memory (bytes of every component "
+        "and the total), or one component: weights, saved_activations, training_total, ...",
+    )
     formula.add_argument("--format", choices=FORMULA_FORMATS, default="text", help="output format (default: text)")
     formula.add_argument("--per-layer", action="store_true", help="a formula for every layer too (with --depth, every block)")
     formula.add_argument("--depth", type=_depth, default=None, metavar="N", help="with --per-layer: one row per block N levels down")
@@ -99,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--assume", action="append", default=[], metavar="NAME%K==0", help="assume a free param is a multiple of K: floors become exact"
     )
     formula.add_argument("--approx", action="store_true", help="drop floor divisions: a smooth formula, labelled approximate")
+    _add_memory_options(formula, "with memory metrics: ")
 
     fit = add_spec_command("fit", "the largest value of one param that keeps a cost within a budget")
     fit.add_argument("--for", dest="target", required=True, metavar="NAME", help="the param to solve for, e.g. B")
@@ -106,21 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     for metric in ("params", "macs", "flops"):
         budgets.add_argument(f"--{metric}", metavar="BUDGET", help=f"{metric} <= BUDGET (e.g. 4.1G, 1e12)")
     budgets.add_argument("--memory", metavar="BYTES", help="training (or --inference) total memory <= BYTES, e.g. 24GiB")
-    fit.add_argument("--inference", action="store_true", help="with --memory: inference memory instead of training")
-    fit.add_argument("--dtype", default="fp32", help="with --memory: weights and activations dtype (default fp32)")
-    fit.add_argument("--optimizer", default="adam", help="with --memory: the optimizer (default adam)")
+    _add_memory_options(fit, "with --memory: ")
     fit.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
 
     memory = add_spec_command("memory", "weights, gradients, optimizer state, saved activations, inference peak and KV cache")
-    mode = memory.add_mutually_exclusive_group()
-    mode.add_argument("--training", dest="training", action="store_true", default=True, help="training memory (default)")
-    mode.add_argument("--inference", dest="training", action="store_false", help="inference memory only")
-    memory.add_argument("--dtype", default="fp32", help="weights and activations: fp32, bf16, fp16, fp8, int8, int4 (default fp32)")
-    memory.add_argument("--grad-dtype", default=None, help="gradients (default: --dtype)")
-    memory.add_argument("--optimizer", default="adam", help="none, sgd, sgd-momentum, rmsprop, adagrad, adam, adamw (default adam)")
-    memory.add_argument("--master-weights", default="auto", help="dtype of master weights; auto: fp32 under mixed precision; none")
-    memory.add_argument("--checkpointing", default="none", choices=("none", "per-block"), help="activation recomputation")
-    memory.add_argument("--device", default="cuda", choices=("cuda", "cpu"), help="the device whose kernels decide what is saved where they differ (dropout masks, attention under dropout, recurrent layers)")
+    _add_memory_options(memory)
     memory.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     memory.add_argument("--per-layer", action="store_true", help="saved activations and KV cache per layer too")
 
@@ -238,6 +235,36 @@ def _bindings_and_limits(args: argparse.Namespace):
     return bindings, Limits(**limits)
 
 
+def _add_memory_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    """The options of archspec.memory.MemoryOptions, for every command that measures memory."""
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--training", dest="training", action="store_true", default=True, help=f"{prefix}training memory (default)")
+    mode.add_argument("--inference", dest="training", action="store_false", help=f"{prefix}inference memory only")
+    parser.add_argument("--dtype", default="fp32", help=f"{prefix}weights and activations: fp32, bf16, fp16, fp8, int8, int4 (default fp32)")
+    parser.add_argument("--grad-dtype", default=None, help=f"{prefix}gradients (default: --dtype)")
+    parser.add_argument("--optimizer", default="adam", help=f"{prefix}none, sgd, sgd-momentum, rmsprop, adagrad, adam, adamw (default adam)")
+    parser.add_argument("--master-weights", default="auto", help=f"{prefix}dtype of master weights; auto: fp32 under mixed precision; none")
+    parser.add_argument("--checkpointing", default="none", choices=("none", "per-block"), help=f"{prefix}activation recomputation")
+    parser.add_argument(
+        "--device",
+        default="cuda",
+        choices=("cuda", "cpu"),
+        help=f"{prefix}the device whose kernels decide what is saved where they differ (dropout masks, attention under "
+        "dropout, recurrent layers)",
+    )
+
+
+def _memory_options(args: argparse.Namespace):
+    from archspec.memory import MemoryOptions
+
+    options = MemoryOptions(
+        training=args.training, dtype=args.dtype, grad_dtype=args.grad_dtype, optimizer=args.optimizer,
+        master_weights=args.master_weights, checkpointing=args.checkpointing, device=args.device,
+    )
+    options.check()
+    return options
+
+
 class _UsageError(Exception):
     """A malformed command line (exit 2), found after argparse."""
 
@@ -250,10 +277,19 @@ def _formula(args: argparse.Namespace) -> int:
     from archspec.engine import analyze
     from archspec.formula import METRICS, divisibility, divisible_binding, formulas, render_formulas
 
+    from archspec.memory import KEYS, memory
+
     bindings, limits = _bindings_and_limits(args)
-    metrics = METRICS if args.metric == "all" else tuple(_names(args.metric))
-    if not metrics or any(m not in METRICS for m in metrics):
-        raise _UsageError(f"--metric takes {', '.join(METRICS)} or all, found {args.metric!r}")
+    options = _memory_options(args)
+    training_only = ("gradients", "optimizer", "master_weights", "saved_activations", "training_total")
+    inference_only = ("inference_peak", "kv_cache", "inference_total")
+    # "buffers" stays the analysis metric (elements); their bytes are part of the totals
+    memory_names = tuple(key for key in KEYS if key not in METRICS)
+    memory_keys = [key for key in memory_names if key not in (inference_only if options.training else training_only)]
+    names = [name for part in _names(args.metric) for name in (memory_keys if part == "memory" else [part])]
+    metrics = METRICS if args.metric == "all" else tuple(names)
+    if not metrics or any(m not in METRICS + memory_names for m in metrics):
+        raise _UsageError(f"--metric takes {', '.join(METRICS)}, all, memory or one of {', '.join(memory_names)}; found {args.metric!r}")
     symbolic = _names(args.symbolic)
     for name in symbolic:
         bindings[name] = None
@@ -270,12 +306,16 @@ def _formula(args: argparse.Namespace) -> int:
         report = report.xreplace(back)
     if args.approx:
         notes.append("APPROXIMATE: floor divisions dropped (exact where every division is exact)")
-    free = sorted({str(s) for v in report.totals.values() if hasattr(v, "free_symbols") for s in v.free_symbols})
+    totals = dict(report.totals)
+    if any(m in memory_names for m in metrics):
+        totals.update({key: value for key, value in memory(report, options).totals.items() if key in memory_names})
+    free = sorted({str(s) for m in metrics if hasattr(totals[m], "free_symbols") for s in totals[m].free_symbols})
     per_layer = None
     if args.per_layer:
         rows = report.collapsed(args.depth).layers if args.depth else report.layers
-        per_layer = [(row.name, row.type, formulas({m: getattr(row, m) for m in metrics}, metrics, args.approx)) for row in rows]
-    results = formulas(report.totals, metrics, args.approx)
+        counted = tuple(m for m in metrics if m in METRICS)  # memory components are totals only
+        per_layer = [(row.name, row.type, formulas({m: getattr(row, m) for m in counted}, counted, args.approx)) for row in rows]
+    results = formulas(totals, metrics, args.approx)
     print(render_formulas(report.name, results, free, args.format, notes, per_layer))
     return EXIT_OK
 
@@ -283,14 +323,10 @@ def _formula(args: argparse.Namespace) -> int:
 def _memory(args: argparse.Namespace) -> int:
     from archspec.engine import analyze
     from archspec.formats import grouped, human_bytes
-    from archspec.memory import KEYS, MemoryOptions, memory
+    from archspec.memory import KEYS, memory
 
     bindings, limits = _bindings_and_limits(args)
-    options = MemoryOptions(
-        training=args.training, dtype=args.dtype, grad_dtype=args.grad_dtype, optimizer=args.optimizer,
-        master_weights=args.master_weights, checkpointing=args.checkpointing, device=args.device,
-    )
-    options.check()
+    options = _memory_options(args)
     report = analyze(args.spec, limits=limits, **bindings)
     result = memory(report, options)
     if args.format == "json":
@@ -337,11 +373,10 @@ def _fit(args: argparse.Namespace) -> int:
     bindings[name] = None
     report = analyze(args.spec, limits=limits, **bindings)
     if metric == "memory":
-        from archspec.memory import MemoryOptions, memory
+        from archspec.memory import memory
 
-        options = MemoryOptions(training=not args.inference, dtype=args.dtype, optimizer=args.optimizer)
-        options.check()
-        key = "inference_total" if args.inference else "training_total"
+        options = _memory_options(args)
+        key = "training_total" if args.training else "inference_total"
         formula = memory(report, options).totals[key]
         report = replace(report, totals={**report.totals, "memory": formula})
     else:
@@ -362,7 +397,7 @@ def _fit(args: argparse.Namespace) -> int:
             parts = memory(report.subs(**{name: n}), options).totals
             keys = (
                 ("weights", "buffers", "inference_peak", "kv_cache")
-                if args.inference
+                if not args.training
                 else ("weights", "buffers", "gradients", "optimizer", "master_weights", "saved_activations")
             )
             return {key: parts[key] for key in keys if parts[key]}

@@ -165,3 +165,49 @@ def test_python_expression_stays_exact_with_rational_coefficients():
     h = symbol("H")
     text = python_expression(h * 3 / 2 + 1)
     assert eval(text, {"H": 4}) == 7  # noqa: S307 - our own generated text; (3*H + 2) // 2
+
+
+def test_memory_formulas_evaluate_to_the_memory_command_figures():
+    """`formula --metric memory` in B and L, evaluated, equals the memory breakdown at each point."""
+    from archspec.memory import MemoryOptions, memory
+
+    result = run(
+        "formula", str(SPECS / "gpt2_hf_eager.yaml"), "--symbolic", "B,L", "--metric", "memory", "--format", "json", "--device", "cpu"
+    )
+    data = json.loads(result.stdout)
+    assert set(data["totals"]) == {"weights", "gradients", "optimizer", "master_weights", "saved_activations", "training_total"}
+    for b, length in [(1, 128), (3, 64), (2, 1024)]:
+        expected = memory(archspec.analyze(SPECS / "gpt2_hf_eager.yaml", B=b, L=length), MemoryOptions(device="cpu")).totals
+        for key, text in data["totals"].items():
+            assert sympy.sympify(text).subs({"B": b, "L": length}) == expected[key], key
+    inference = json.loads(run("formula", str(SPECS / "llama3_8b.yaml"), "--symbolic", "L", "--metric", "memory", "--inference", "--format", "json").stdout)
+    assert set(inference["totals"]) == {"weights", "inference_peak", "kv_cache", "inference_total"}
+
+
+def test_formula_keeps_buffers_the_element_count_beside_memory():
+    data = json.loads(run("formula", str(SPECS / "resnet18.yaml"), "--metric", "buffers,weights", "--format", "json").stdout)
+    assert data["totals"] == {"buffers": "9620", "weights": str(4 * 11_689_512)}
+    bad = run("formula", str(SPECS / "resnet18.yaml"), "--metric", "bytes")
+    assert bad.returncode == 2 and "memory or one of weights, gradients" in bad.stderr
+
+
+FIT_MEMORY_CASES = [
+    ([], {}),
+    (["--dtype", "bf16", "--optimizer", "adamw", "--device", "cpu"], {"dtype": "bf16", "optimizer": "adamw", "device": "cpu"}),
+    (["--inference", "--dtype", "bf16"], {"training": False, "dtype": "bf16"}),
+]
+
+
+@pytest.mark.parametrize("options, chosen", FIT_MEMORY_CASES)
+def test_fit_memory_finds_the_largest_batch_within_the_budget(options, chosen):
+    from archspec.memory import MemoryOptions, memory
+
+    result = run("fit", str(SPECS / "lstm_2layer.yaml"), "--for", "B", "--memory", "64MiB", "--format", "json", *options)
+    found = json.loads(result.stdout)["value"]
+    chosen = MemoryOptions(**chosen)
+    key = "training_total" if chosen.training else "inference_total"
+
+    def total(b):
+        return memory(archspec.analyze(SPECS / "lstm_2layer.yaml", B=b), chosen).totals[key]
+
+    assert found >= 1 and total(found) <= 64 * 2**20 < total(found + 1)
