@@ -322,6 +322,7 @@ def _formula(args: argparse.Namespace) -> int:
 
 def _memory(args: argparse.Namespace) -> int:
     from archspec.engine import analyze
+    from archspec.dims import is_concrete
     from archspec.formats import grouped, human_bytes
     from archspec.memory import KEYS, memory
 
@@ -347,7 +348,10 @@ def _memory(args: argparse.Namespace) -> int:
             continue
         if key == "training_total" and not options.training:
             continue
-        print(f"  {key.ljust(width)}  {human_bytes(value):>12}  {grouped(value)} B")
+        if is_concrete(value):
+            print(f"  {key.ljust(width)}  {human_bytes(value):>12}  {grouped(value)} B")
+        else:  # a formula in the free params, in bytes
+            print(f"  {key.ljust(width)}  {value} B")
     if args.per_layer:
         for layer in result.layers:
             if layer["saved_activations"] or layer["kv_cache"]:
