@@ -30,8 +30,7 @@ def _depth(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from archspec import __version__
-    from archspec.formats import FORMATS
-    from archspec.formula import FORMATS as FORMULA_FORMATS
+    from archspec.formats import FORMATS, FORMULA_FORMATS
 
     parser = argparse.ArgumentParser(
         prog="archspec",

@@ -10,6 +10,8 @@ from archspec.dims import Value, as_plain
 from archspec.report import Report
 
 FORMATS = ("table", "json", "csv", "markdown")
+# archspec.formula renders these; named here so the command line need not import sympy
+FORMULA_FORMATS = ("text", "latex", "json", "python")
 
 _UNITS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
 

@@ -25,7 +25,6 @@ from archspec.errors import ArchspecError
 from archspec.symbolic import FloorDiv, symbol
 
 METRICS = ("params", "buffers", "macs", "flops", "activations")
-FORMATS = ("text", "latex", "json", "python")
 
 
 class FormulaError(ArchspecError):
@@ -103,7 +102,7 @@ def render_formulas(
     notes: list[str],
     per_layer: list[tuple[str, str, dict[str, Value]]] | None = None,
 ) -> str:
-    """Formulas in one of FORMATS; `notes` (assumptions, approximation) are always shown."""
+    """Formulas in one of archspec.formats.FORMULA_FORMATS; `notes` (assumptions, approximation) are always shown."""
     if fmt == "json":
         data = {
             "name": name,
