@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archspec.dims import Value, ceildiv, floordiv, is_concrete, product, total
+from archspec.dims import Value, ceildiv, definitely_equal, floordiv, is_concrete, product, total
 from archspec.errors import LayerError
 from archspec.layers import register_variants
 from archspec.layers._window import sliding_window_count
@@ -120,7 +120,10 @@ class _AdaptiveAvgPool(_AdaptivePool):
         return self._window_elements(x, out)
 
     def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
-        return SAVES_INPUT
+        # To a single output per channel PyTorch computes a mean, whose gradient needs only
+        # the input's shape; other windows keep the input.
+        _, spatial = self._split(out)
+        return () if all(definitely_equal(size, 1) for size in spatial) else SAVES_INPUT
 
 
 class _AdaptiveMaxPool(_AdaptivePool):

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+import archspec
 from archspec.dims import evaluate_at
 from archspec.errors import ShapeError
 from tests.helpers import analyze_one
@@ -119,3 +120,22 @@ def test_adaptive_pool_over_symbolic_size_is_exact():
     for h in range(1, 60):
         bound = analyze_one([1, 1, h], {"type": "AdaptiveAvgPool1d", "output_size": 7})
         assert evaluate_at(symbolic.flops, {"H": h}) == bound.flops
+
+
+@pytest.mark.parametrize("kind, shape, output_size, saves_input", [
+    ("AdaptiveAvgPool1d", [2, 3, 8], 1, False),
+    ("AdaptiveAvgPool2d", [2, 3, 8, 8], 1, False),
+    ("AdaptiveAvgPool3d", [2, 3, 4, 4, 4], 1, False),
+    ("AdaptiveAvgPool2d", [2, 3, 8, 8], [1, 2], True),
+    ("AdaptiveAvgPool2d", [2, 3, 8, 8], 2, True),
+])
+def test_global_average_pooling_saves_nothing_for_backward(kind, shape, output_size, saves_input):
+    """PyTorch computes a 1x1 adaptive average as a mean, whose gradient needs only the input's
+    shape (measured: 0 bytes saved; 1536 for the other two)."""
+    from archspec.memory import memory
+
+    report = archspec.analyze({"inputs": {"x": {"shape": shape}}, "layers": [{"type": kind, "output_size": output_size}]})
+    numel = 1
+    for d in shape:
+        numel *= d
+    assert memory(report).totals["saved_activations"] == (4 * numel if saves_input else 0)

@@ -92,6 +92,23 @@ MODELS = {
 }
 
 
+TORCHVISION = [
+    "mobilenet_v2", "mobilenet_v3_large", "resnet50", "resnext50_32x4d", "densenet121", "googlenet",
+    "shufflenet_v2_x1_0", "efficientnet_b0", "convnext_tiny", "vgg16_bn", "vit_b_16",
+]
+
+
+def torchvision_model(name):
+    import torchvision.models as tvm
+
+    options = {"aux_logits": False, "init_weights": False} if name == "googlenet" else {}
+    return getattr(tvm, name)(weights=None, **options), lambda b: (torch.randn(b, 3, 224, 224),)
+
+
+for _name in TORCHVISION:
+    MODELS[_name] = (f"torchvision.models.{_name}(weights=None), x (B, 3, 224, 224)", lambda n=_name: torchvision_model(n))
+
+
 # (kind, input_size, hidden_size, num_layers, bidirectional, batch_first, steps, batch)
 RECURRENT = [
     (kind, 16, 32, layers, bidirectional, batch_first, 5, 2)
@@ -147,6 +164,7 @@ def main(names):
     about = (
         f"Measured by tests/reference/measure_saved.py with PyTorch {torch.__version__} (CPU, float32)"
         + (f", transformers {__import__('transformers').__version__}" if "gpt2_seq64" in names else "")
+        + (f", torchvision {__import__('torchvision').__version__}" if set(TORCHVISION) & set(names) else "")
         + ": distinct storages packed by saved_tensors_hooks in one train-mode forward pass, parameters excluded."
     )
     print(json.dumps({"source": about, "models": records, "recurrent": grid}, indent=1))
