@@ -205,7 +205,7 @@ class MultiheadAttention(Layer):
     type: Literal["MultiheadAttention"]
     embed_dim: Size
     num_heads: Size
-    dropout: float = 0.0
+    dropout: float = Field(0.0, ge=0, le=1, description="dropout probability on the attention weights in training")
     bias: bool = True
     kdim: Size | None = None
     vdim: Size | None = None

@@ -31,7 +31,7 @@ class _Recurrent(Layer):
     num_layers: Size = 1
     bias: bool = True
     batch_first: bool = False
-    dropout: float = 0.0
+    dropout: float = Field(0.0, ge=0, le=1, description="dropout between stacked layers in training (its masks are not counted)")
     bidirectional: bool = False
 
     gates: ClassVar[int] = 1
@@ -111,8 +111,8 @@ class _Recurrent(Layer):
         # view, non-contiguous unless the batch or the length is 1, which that matmul copies,
         # once per direction (the first direction's copy replaces the input, same bytes).
         transposed = self.batch_first and not (definitely_equal(batch, 1) or definitely_equal(steps, 1))
-        copies = d - 1 if transposed else 0
-        return (Saved(numel=kept), Saved(numel=copies * steps * batch * features))
+        copies = (Saved(numel=(d - 1) * steps * batch * features),) if transposed and d == 2 else ()
+        return (Saved(numel=kept), *copies)
 
     def other_flops(self, x: Shape, out: Shape) -> Value:
         batch, steps, _ = self._split(x)
