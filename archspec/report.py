@@ -7,6 +7,7 @@ from fractions import Fraction
 from typing import Any
 
 from archspec.dims import Value, as_plain, total
+from archspec.errors import ArchspecError
 
 TOTAL_KEYS = ("params", "buffers", "macs", "flops", "activations")
 
@@ -112,11 +113,26 @@ class Report:
 
         unknown = sorted(set(values) - set(self.params))
         if unknown:
-            raise KeyError(f"unknown params {unknown}; the report's params: {', '.join(self.params)}")
+            raise ArchspecError(f"unknown params {unknown}; the report's params: {', '.join(self.params)}")
+        for name, value in values.items():
+            # a free param is a positive integer, as every dimension and count it enters is
+            number = isinstance(value, (int, Fraction)) and not isinstance(value, bool)
+            if isinstance(value, bool) or (number and (value != int(value) or value < 1)):
+                raise ArchspecError(f"{name}={value}: a free param takes a positive integer (or an expression)")
+            if not number and not hasattr(value, "free_symbols"):
+                raise ArchspecError(f"{name}={value!r}: expected a positive integer or a sympy expression")
         mapping = {symbol(name): to_sympy(value) for name, value in values.items()}
         report = self.xreplace(mapping)
+        report.check_shapes()
         params = {**report.params, **{name: as_plain(value) for name, value in values.items()}}
         return replace(report, params=params)
+
+    def check_shapes(self) -> None:
+        """Fail unless every tensor dimension that is a number is at least 1."""
+        for row in self.layers:
+            for shape in (*row.input_shapes, *row.output_shapes):
+                if any(isinstance(d, int) and d < 1 for d in shape):
+                    raise ArchspecError(f"{row.name}: the shape [{', '.join(map(str, shape))}] has an empty dimension at these values")
 
     def xreplace(self, mapping: dict[Any, Any]) -> "Report":
         """Every value with sympy symbols replaced by `mapping` (symbol -> expression)."""
@@ -151,27 +167,23 @@ class Report:
     def lambdify(self, names: list[str], metrics: tuple[str, ...] = TOTAL_KEYS):
         """A vectorized function of the named params: f(*arrays) -> {metric: numpy array}.
 
-        Floor divisions stay exact on integer arrays (numpy.floor_divide); every other
-        param must be bound. Values beyond int64 need the exact path (subs) instead.
+        Exact at every magnitude (archspec.vectorized): int64 arrays where every value
+        fits, otherwise object arrays of Python ints; floor divisions stay exact. Every
+        other param must be bound, and the arrays must hold whole numbers.
         """
-        import numpy
-        import sympy
+        from archspec.vectorized import exact_function
 
-        from archspec.symbolic import symbol, to_sympy
-
-        symbols = [symbol(name) for name in names]
-        expressions = [to_sympy(self.totals[metric]) for metric in metrics]
-        left = set().union(*(e.free_symbols for e in expressions)) - set(symbols)
-        if left:
-            raise ValueError(f"bind every param but {names} first; still free: {sorted(map(str, left))}")
-        functions = {"FloorDiv": numpy.floor_divide, "Min": numpy.minimum, "Max": numpy.maximum}
-        vectorized = sympy.lambdify(symbols, expressions, modules=[functions, "numpy"])
+        try:
+            function = exact_function(names, [self.totals[metric] for metric in metrics])
+        except ValueError as exc:
+            raise ArchspecError(str(exc)) from None
 
         def evaluate(*arrays):
-            arrays = [numpy.asarray(a, dtype=numpy.int64) for a in arrays]
-            shape = numpy.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
-            results = vectorized(*arrays)
-            return {m: numpy.broadcast_to(numpy.asarray(r, dtype=numpy.int64), shape) for m, r in zip(metrics, results)}
+            try:
+                results = function(*arrays)
+            except ValueError as exc:
+                raise ArchspecError(str(exc)) from None
+            return dict(zip(metrics, results))
 
         return evaluate
 

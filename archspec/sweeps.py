@@ -179,6 +179,9 @@ def check_request(spec_params: dict[str, Any], axes: list[Axis], metrics: Iterab
             raise SweepError(f"axis {axis.name} is given twice")
         seen.add(axis.name)
         default = spec_params[axis.name]
+        huge = [v for v in (*axis.values, axis.low, axis.high) if v is not None and abs(v) >= 2**62]
+        if huge:
+            raise SweepError(f"axis {axis.name}: {huge[0]} is beyond the largest value a sweep takes (2**62)")
         fractional = [v for v in (*axis.values, axis.low, axis.high) if isinstance(v, Fraction)]
         if fractional and not isinstance(default, Fraction):
             raise SweepError(f"axis {axis.name}: {fractional[0]} is not an integer, and the param is an integer ({default})")
@@ -246,7 +249,10 @@ class Plan:
         self.formulas = None
         if self.method == "vectorized":
             report = analyze(spec, **self.base, **{n: None for n in self.names})
-            self.formulas = Formulas(report, self.names, self.metrics)
+            try:
+                self.formulas = Formulas(report, self.names, self.metrics)
+            except ValueError:  # not an integer formula numpy can evaluate exactly
+                self.sizes, self.structural, self.method = [], list(self.names), "per-point"
 
     def chunks(self, points: Iterator[tuple]) -> Iterator[Chunk]:
         while True:
@@ -260,20 +266,15 @@ class Plan:
 
 
 class Formulas:
-    """A report's totals (and its validity conditions) as vectorized functions of the free params."""
+    """A report's totals (and its validity conditions) as exact vectorized functions of the free params."""
 
     def __init__(self, report, free: list[str], metrics: list[str]):
-        import numpy
-        import sympy
-
-        from archspec.symbolic import symbol
+        from archspec.vectorized import exact_function
 
         self.free, self.metrics = free, metrics
-        self.totals = report.lambdify(free, tuple(metrics))
+        self.totals = exact_function(free, [report.totals[m] for m in metrics])
         dims = sorted({d for row in report.layers for shape in row.output_shapes for d in shape if hasattr(d, "free_symbols")}, key=str)
-        self.dims = (
-            sympy.lambdify([symbol(n) for n in free], dims, modules=[{"FloorDiv": numpy.floor_divide}, "numpy"]) if dims else None
-        )
+        self.dims = exact_function(free, dims) if dims else None
 
     def evaluate(self, points: list[tuple], names: list[str]) -> Chunk:
         import numpy
@@ -284,8 +285,8 @@ class Formulas:
         valid = numpy.ones(len(points), dtype=bool)
         if self.dims is not None:
             for dim in self.dims(*args):
-                valid &= numpy.broadcast_to(dim, (len(points),)) >= 1
-        columns.update({m: values[m] for m in self.metrics})
+                valid &= numpy.broadcast_to(dim >= 1, (len(points),)).astype(bool)
+        columns.update(dict(zip(self.metrics, values)))
         error = "a tensor dimension is below 1 (the input is too small for the network)"
         return Chunk(columns, ["" if ok else error for ok in valid.tolist()], len(names))
 
@@ -354,7 +355,7 @@ def _evaluate_group(job) -> list[dict[str, Any]]:
         try:
             report = analyze(spec, **base, **fixed, **{n: None for n in sizes})
             return Formulas(report, sizes, metrics).evaluate(points, names).rows()
-        except ArchspecError:
+        except (ArchspecError, ValueError):
             pass  # the structure and the sizes interact: one analysis per point
     rows = []
     for point in points:

@@ -136,3 +136,44 @@ def test_plot_is_a_labelled_png(tmp_path):
     front = sweep_figure(rows, ["H", "B"], ["params", "macs"], ("macs", "params"))
     assert (front.axes[0].get_xlabel(), front.axes[0].get_ylabel()) == ("MACs (multiply-accumulates)", "parameters")
     assert front.axes[0].get_xscale() == "log"  # MACs span more than two decades here
+
+
+@pytest.mark.parametrize(
+    "spec, grid",
+    [("gpt3_175b.yaml", {"B": [8192, 16384, 32768]}), ("resnet18.yaml", {"B": [1, 5_000_000_000, 2**40]})],
+)
+def test_sweep_figures_equal_analyze_beyond_int64(spec, grid):
+    # the vectorized path once wrapped around in int64: -6.4e18 FLOPs for GPT-3 at B=16384
+    result = archspec.sweep(SPECS / spec, grid, ["params", "macs", "flops", "activations"])
+    assert result.method == "vectorized"
+    for row in result.rows:
+        totals = archspec.analyze(SPECS / spec, B=row["B"]).totals
+        assert all(row[m] == totals[m] and row[m] > 0 for m in ("params", "macs", "flops", "activations"))
+
+
+def test_where_and_pareto_rank_exact_values_beyond_int64(tmp_path):
+    out = tmp_path / "front.csv"
+    cmd = [sys.executable, "-m", "archspec.cli", "sweep", str(SPECS / "gpt3_175b.yaml"), "--grid", "B=8192,16384,32768",
+           "--metrics", "flops,macs", "--where", "flops >= 1e19", "--out", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    rows = list(csv.DictReader(out.open()))
+    assert [int(r["B"]) for r in rows] == [16384, 32768]
+    assert int(rows[0]["flops"]) == archspec.analyze(SPECS / "gpt3_175b.yaml", B=16384).totals["flops"]
+
+
+def test_subs_refuses_values_that_make_no_network():
+    report = archspec.analyze(RESNET18, B=None, H=None)
+    for bad in ({"B": -3}, {"B": 0}, {"H": 0}, {"B": 2.5}, {"B": True}):
+        with pytest.raises(ArchspecError):
+            report.subs(**bad)
+    with pytest.raises(ArchspecError, match="unknown params"):
+        report.subs(Q=1)
+
+
+def test_lambdify_refuses_fractions_instead_of_truncating():
+    function = archspec.analyze(RESNET18, B=None).lambdify(["B"], ("macs",))
+    assert function([2])["macs"].tolist() == [2 * 1_814_073_344]
+    with pytest.raises(ArchspecError, match="whole number"):
+        function([2.5])
+    with pytest.raises(ArchspecError, match="empty dimension"):
+        archspec.analyze(SPECS / "vgg16.yaml", H=None, W=None).subs(H=8, W=8)  # five 2x2 pools: 8 -> 0
