@@ -168,6 +168,8 @@ def test_subs_refuses_values_that_make_no_network():
             report.subs(**bad)
     with pytest.raises(ArchspecError, match="unknown params"):
         report.subs(Q=1)
+    with pytest.raises(ArchspecError, match="empty dimension"):
+        archspec.analyze(SPECS / "vgg16.yaml", H=None, W=None).subs(H=8, W=8)  # five 2x2 pools: 8 -> 0
 
 
 def test_lambdify_refuses_fractions_instead_of_truncating():
@@ -175,5 +177,3 @@ def test_lambdify_refuses_fractions_instead_of_truncating():
     assert function([2])["macs"].tolist() == [2 * 1_814_073_344]
     with pytest.raises(ArchspecError, match="whole number"):
         function([2.5])
-    with pytest.raises(ArchspecError, match="empty dimension"):
-        archspec.analyze(SPECS / "vgg16.yaml", H=None, W=None).subs(H=8, W=8)  # five 2x2 pools: 8 -> 0

@@ -582,9 +582,81 @@ def main():
     print(json.dumps({"source": source, "models": models}, indent=1))
 
 
-T5_NOTES = []
-WHISPER_NOTES = []
-MAMBA_NOTES = []
+# Observations from the measured figures (checked by hand against closed forms; small sizes as in SMALL_CONFIGS).
+T5_NOTES = [
+    "transformers 5.24 renamed past_key_values to cache (deprecated alias until 5.40); outputs carry .cache.",
+    "T5Config.__post_init__ forces tie_word_embeddings=True for every T5 and only keeps the passed value as the "
+    "scale_decoder_outputs flag (scale the decoder output by d_model**-0.5 before lm_head): lm_head is always tied "
+    "to shared here, so 60,506,624 counts the 32128 x 512 table once (109,855,232 if encoder/decoder embed_tokens "
+    "and lm_head were counted separately). No buffers at all.",
+    "The relative_attention_bias table (num_buckets x num_heads = 32 x 8 = 256 params in t5-small) exists only in "
+    "layer 0 of each stack (encoder block 0: 3,147,008, others 3,146,752; decoder block 0: 4,196,096, others "
+    "4,195,840); the other layers reuse its position_bias. Cross-attention (EncDecAttention) has no table: its "
+    "position_bias is a zeros (1, H, T, L_enc) tensor. Attention has no 1/sqrt(d_kv) scaling (scaling = 1.0).",
+    "Forward FLOPs (B=2, L=24, T=16) = 15,400,960 = mm 14,155,776 (2 * tokens * weights of every projection, the "
+    "cross-attention k/v on the L encoder tokens, lm_head 2*B*T*d*V) + bmm 1,245,184 (QK^T and AV: 4*B*H*Lq*Lk*d_kv "
+    "per attention); exactly linear in B (B=1: 7,700,480).",
+    "Cache: EncoderDecoderCache(self_attention_cache=DynamicCache, cross_attention_cache=DynamicCache), one "
+    "DynamicLayer per decoder layer in each. Cross-attention K and V are stored once per decoder layer (each layer "
+    "has its own k/v projections) as (B, H, L_enc, d_kv), computed on the first decoder call and flagged by "
+    "is_updated[layer]; later calls read them back (no k/v FLOPs in the decode step). B=2: self 2 x 2 x (2,4,16,16) "
+    "fp32 = 32,768 B, cross 2 x 2 x (2,4,24,16) = 49,152 B, total 81,920; after one step self grows to 17 positions "
+    "(34,816), cross unchanged: 83,968.",
+    "Decode step (B=2, P=16): 435,200 FLOPs = mm 393,216 (q,k,v,o + cross q,o + FFN per layer on 2 tokens, lm_head) "
+    "+ bmm 41,984 (self: 4*B*H*(P+1)*d_kv, cross: 4*B*H*L_enc*d_kv per layer).",
+    "Saved for backward is not exactly linear in B: 388,832 (B=1) vs 771,008 (B=2); 2*388,832 - 771,008 = 6,656 = "
+    "the int64 relative-position bucket index saved by each stack's relative_attention_bias embedding, (L x L) and "
+    "(T x T) x 8 bytes = 4,608 + 2,048, independent of B. Decoder block 0 saves 14,336 B more than block 1: the "
+    "encoder output (first packed by block 0's EncDecAttention.k) and the bucket index.",
+]
+WHISPER_NOTES = [
+    "Full parameter count 37,760,640 matches the known figure; it includes the encoder's sinusoidal "
+    "embed_positions (1500 x 384 = 576,000), which is an nn.Embedding parameter with requires_grad False, and the "
+    "learned decoder embed_positions (448 x 384 = 172,032). proj_out is tied to decoder.embed_tokens (51865 x 384 "
+    "counted once; 57,676,800 untied). k_proj has no bias (q/v/out_proj do). No buffers.",
+    "The encoder rejects any mel length other than 2 * max_source_positions (conv2 has stride 2), so the small "
+    "model's input is exactly (B, 16, 48) -> 24 encoder positions.",
+    "Forward FLOPs (B=2) 17,170,432 = T5's small forward (same d_model/heads/ffn/vocab/lengths) + the conv front-end "
+    "1,769,472 (conv1 2*B*48*64*16*3 = 589,824, conv2 2*B*24*64*64*3 = 1,179,648); biased linears show as addmm, "
+    "k_proj and proj_out as mm.",
+    "Cache and decode step are identical to T5's small figures (81,920 B -> 83,968 B; 435,200 FLOPs) because the "
+    "shapes are the same: cross-attention K/V once per decoder layer, (B, H, L_enc, head_dim), reused via "
+    "is_updated. Unlike T5, WhisperAttention sets is_updated[layer] = True before it computes K/V on the first call.",
+    "Saved for backward is exactly linear in B (398,400 / 796,800). The GELUs after conv1/conv2 are functional "
+    "calls in WhisperEncoder.forward, so their saved inputs are charged to model.encoder; nn.LayerNorm saves input, "
+    "mean and rstd; fc2 saves the GELU output while GELU saves fc1's output (two (tokens, ffn) tensors, where T5's "
+    "ReLU shares one).",
+]
+MAMBA_NOTES = [
+    "time_step_rank 'auto' becomes ceil(hidden_size / 16): 4 for the small model (48 for mamba-130m, set "
+    "explicitly in its config.json). intermediate_size = expand * hidden_size (128 small, 1536 full).",
+    "Full: 129,135,360 parameters (embeddings 38,615,040 tied to lm_head; 24 x 3,771,648 per layer; norm_f 768). "
+    "No buffers: A_log and D are parameters.",
+    "On CPU without mamba_ssm / causal_conv1d / kernels every kernel-backed function is its torch reference; "
+    "MambaMixer has a single forward (no slow_forward / cuda_kernels_forward in transformers 5.x). The selective "
+    "scan is a Python loop over L with one bmm per step (aten.bmm called L = 32 times per mixer forward); "
+    "use_associative_scan=True in the config is inert outside torch.compile tracing.",
+    "FlopCounterMode sees only in_proj, x_proj, the dt_proj matmul (done as weight @ x in the mixer, so charged to "
+    "the mixer, not dt_proj), out_proj, lm_head (mm), the depthwise conv (convolution) and the per-step C readout "
+    "(bmm, 2*B*d_inner*N per token). The discretisation and state update (exp, multiplies, adds over "
+    "B*d_inner*L*N) are element-wise and count zero.",
+    "The depthwise conv is computed with padding K-1 on both sides and then sliced, so FlopCounterMode charges "
+    "L+K-1 = 35 output positions (2*B*35*d_inner*K = 71,680 per layer at B=2), not L. In the decode step the "
+    "cached K=4 columns are concatenated with the new one and conv1d yields 2 outputs of which 1 is kept.",
+    "Cache: a DynamicCache (no MambaCache class any more) whose layers are LinearAttentionLayer objects, each "
+    "holding conv_states[0] (B, d_inner, conv_kernel) and recurrent_states[0] (B, d_inner, state_size), fp32, "
+    "allocated once and updated in place with copy_: 24,576 B at B=2 for L=32 and L=24 alike, unchanged by the "
+    "decode step. conv_states keeps K = 4 columns (not K-1).",
+    "Saved for backward: 1,188,480 (B=1, L=32), 2,426,112 (B=2, L=32), 1,829,312 (B=2, L=24). Per layer the scan "
+    "saves discrete_A and discrete_B, both (B, d_inner, L, N), plus the running state h_t (B, d_inner, N) at each "
+    "of the L steps (L+1 storages incl. the zero initial state), i.e. about 3 x B*d_inner*L*N*4 bytes, which "
+    "dominates (794,624 of the 1,188,096 B charged to each layer at B=2, L=32).",
+    "Saved bytes grow faster than B: 2 x 1,188,480 = 2,376,960 < 2,426,112. The x_proj input is a transposed view "
+    "of the conv/SiLU output; at B=1 it can be passed to the matmul as a strided 2-D view (the same storage the "
+    "scan later saves), at B=2 the reshape makes a contiguous copy, so both the copy and the original "
+    "(B*d_inner*L*4 = 32,768 B per layer) are saved. The batch-independent A = -exp(A_log) tensors (2 x 4,096 B per "
+    "layer) go the other way: 2 x 32,768 - 2 x 8,192 = 49,152.",
+]
 
 if __name__ == "__main__":
     main()
