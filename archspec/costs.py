@@ -34,6 +34,18 @@ PER_ELEMENT_FLOPS: dict[str, ElementCost] = {
     "SiLU": ElementCost(4, "sigmoid (3), times x"),
     "Hardswish": ElementCost(5, "add 3, clamp to [0, 6] (2), times x, divide by 6"),
     "Hardsigmoid": ElementCost(4, "add 3, clamp to [0, 6] (2), divide by 6"),
+    "Exp": ElementCost(1, "exp"),
+    "Log": ElementCost(1, "log"),
+    "Softplus": ElementCost(4, "compare with the threshold, exp, add 1, log"),
+    "Sqrt": ElementCost(1, "sqrt"),
+    "Rsqrt": ElementCost(1, "rsqrt (one call, as exp)"),
+    "Abs": ElementCost(1, "abs"),
+    "Neg": ElementCost(1, "negate"),
+    "Sin": ElementCost(1, "sin"),
+    "Cos": ElementCost(1, "cos"),
+    "Erf": ElementCost(1, "erf"),
+    "Clamp": ElementCost(1, "one comparison per bound given (min, max: 2)"),
+    "select": ElementCost(1, "choose one of two values by a mask (where, masked_fill)"),
     "LayerNorm": ElementCost(
         5, "sum for the mean, subtract it, square, sum the squares, times 1/std (plus 4 per row and the affine ops)"
     ),

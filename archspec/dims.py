@@ -48,7 +48,16 @@ def maximum(a: Value, b: Value) -> Value:
         return max(a, b)
     import sympy
 
-    return sympy.Max(a, b)
+    return as_plain(sympy.Max(a, b))
+
+
+def minimum(a: Value, b: Value) -> Value:
+    """The smaller of two integers, or sympy's Min of expressions."""
+    if isinstance(a, int) and isinstance(b, int):
+        return min(a, b)
+    import sympy
+
+    return as_plain(sympy.Min(a, b))
 
 
 def product(values: Iterable[Value]) -> Value:

@@ -12,10 +12,8 @@ from archspec.dims import (
     is_concrete,
     product,
     to_exact,
-    total,
 )
 from archspec.errors import (
-    ArchspecError,
     ExprError,
     LayerError,
     Problem,
@@ -25,8 +23,10 @@ from archspec.errors import (
 )
 from archspec.expr import Expr, parse
 from archspec.layers.base import IntArg, Layer, Saved, Shape, evaluate_int_arg, format_shape
+from archspec.layers.moe import MoE
 from archspec.limits import DEFAULT_LIMITS, Limits
-from archspec.report import LayerRow, Report, Storage
+from archspec.report import ROW_MEMORY_KEYS, TOTAL_KEYS, LayerRow, Report, Storage
+from archspec.rows import Counting, Scope, chosen_convention, dim_limit, idle_row, layer_row, shared_row
 from archspec.source import SpecSource
 from archspec.spec import BlockCall, Graph, Model, Node, Ref, Spec, validate
 
@@ -38,6 +38,7 @@ def analyze(
     limits: Limits | None = None,
     convention: str | None = None,
     backward: bool = False,
+    decode: bool = False,
     **bindings: Any,
 ) -> Report:
     """Analyze a spec (a path, a YAML string or a dict) with params re-bound by `bindings`.
@@ -45,10 +46,11 @@ def analyze(
     A binding is a number, an expression string over the other params, or None to keep
     the param as a free symbol. `limits` raises the resource bounds (archspec.limits).
     `convention` counts MACs and FLOPs as another counter does (archspec.conventions);
-    `backward` adds the backward pass to `flops`.
+    `backward` adds the backward pass to `flops`. `decode` counts one decode step: one new
+    token per sequence against P cached tokens (the param P; docs/counting.md).
     """
     model, source = validate(spec)
-    return analyze_model(model, source, bindings, limits, convention, backward)
+    return analyze_model(model, source, bindings, limits, convention, backward, decode)
 
 
 def analyze_model(
@@ -58,19 +60,27 @@ def analyze_model(
     limits: Limits | None = None,
     convention: str | None = None,
     backward: bool = False,
+    decode: bool = False,
 ) -> Report:
     """Analyze an already validated spec."""
     spec = model.spec
     limits = limits or DEFAULT_LIMITS
-    counting = _chosen_convention(convention, backward)
-    env = bind_params(spec, source, bindings or {})
+    counting = chosen_convention(convention, backward)
+    bindings = dict(bindings or {})
+    if decode:
+        bindings = decode_bindings(spec, source, bindings)
+    past = bindings.pop(DECODE_PAST, None) if decode else None
+    env = bind_params(spec, source, bindings)
     walk = _Walk(model, source, env, limits)
     inputs = {
         name: (walk.new_tensor(_input_shape(name, tensor, source, env, limits), tensor.dtype),)
         for name, tensor in spec.inputs.items()
     }
+    if decode:
+        env[DECODE_PAST] = walk.past = _decode_past(past, source, env)
+        walk.live = {tensors[0].storage for name, tensors in inputs.items() if _generated(spec, name)}
     if counting is not None:
-        walk.counting = _Counting(
+        walk.counting = Counting(
             counting,
             backward,
             # the backward pass stops at inputs that need no gradient
@@ -92,7 +102,7 @@ def analyze_model(
     inputs_shapes = {name: tensors[0].shape for name, tensors in inputs.items()}
     output_storages = tuple(t.storage for ref in model.main.outputs for t in values[ref.node])
     report = Report.build(spec.name, spec.description, public_params, inputs_shapes, outputs, walk.rows)
-    return replace(report, storages=tuple(walk.storages), output_storages=output_storages)
+    return replace(report, storages=tuple(walk.storages), output_storages=output_storages, decode=decode)
 
 
 @dataclass(frozen=True)
@@ -104,7 +114,6 @@ class Tensor:
 
 
 Shapes = tuple[Tensor, ...]  # the outputs of one node (one tensor for all but Split/Chunk)
-Scope = tuple[tuple[str, str], ...]  # (name, type) of each enclosing block application
 
 
 class _Walk:
@@ -115,7 +124,9 @@ class _Walk:
         self.source = source
         self.params = params
         self.limits = limits
-        self.counting: _Counting | None = None  # set when a convention or the backward pass is asked for
+        self.counting: Counting | None = None  # set when a convention or the backward pass is asked for
+        self.past: Any = None  # a decode step: the tokens already cached (None: a full forward pass)
+        self.live: set[int] = set()  # a decode step: the storages computed in the step
         self.rows: list[LayerRow] = []
         self.storages: list[Storage] = []
 
@@ -172,7 +183,10 @@ class _Walk:
             raise LayerError(str(exc)) from None
 
     def repeated(self, node: Node, op, xs: tuple[Tensor, ...], scope: Scope, weights: dict[str, Shape]) -> Shapes:
-        """Apply a node `repeat` times in sequence; a free repeat count multiplies one application."""
+        """Apply a node `repeat` times in sequence; a free repeat count multiplies one application.
+
+        Each application's output feeds the first input of the next; the other inputs
+        (a decoder's encoder output) are the same tensors every time."""
         count = 1 if op.repeat is None else op.repeat
         level = (*scope, (node.name, node.type))
         if count == 1:
@@ -183,9 +197,10 @@ class _Walk:
                     f"repeat: {count} is more than the limit of {self.limits.max_repeat} "
                     "(raise it with --limit max_repeat=N if you mean it)"
                 )
-            outputs: Shapes = xs
+            outputs: Shapes = xs[:1]  # repeated 0 times: the first input passes through
             for i in range(count):
-                outputs = self.apply(node, op, self._single(outputs, node), (*level, (str(i), node.type)), weights)
+                feed = (*self._single(outputs, node), *xs[1:]) if i else xs
+                outputs = self.apply(node, op, feed, (*level, (str(i), node.type)), weights)
             return outputs
         first, first_storage = len(self.rows), len(self.storages)
         outputs = self.apply(node, op, xs, (*level, ("*", node.type)), weights)
@@ -196,13 +211,27 @@ class _Walk:
                 f"{format_shape(x)}, but it returns {' and '.join(format_shape(t.shape) for t in outputs)}; "
                 "bind the param (--set) to unroll the repeats one by one"
             )
-        for i in range(first, len(self.rows)):
-            row = self.rows[i]
-            scaled = {key: as_plain(count * getattr(row, key)) for key in _SCALED}
-            self.rows[i] = replace(row, **scaled, times=as_plain(count * row.times))
-        for i in range(first_storage, len(self.storages)):  # every application has its own tensors
-            self.storages[i] = replace(self.storages[i], times=as_plain(count * self.storages[i].times))
+        self.scale_rows(first, first_storage, count, times=True)
         return outputs
+
+    def scale_rows(self, first_row: int, first_storage: int, count: Any, times: bool = False, active: Any = None) -> None:
+        """Multiply the counts of the rows (and the tensors) recorded since `first_row`.
+
+        A free repeat: every count, `times` and every tensor `count` times. Routed experts:
+        the weights `count` (num_experts) times, the active ones `active` (top_k) times."""
+        keys = (*TOTAL_KEYS, *ROW_MEMORY_KEYS) if times else ("params", "buffers", "weights_read")
+        for i in range(first_row, len(self.rows)):
+            row = self.rows[i]
+            scaled = {key: as_plain(count * getattr(row, key)) for key in keys}
+            if times:
+                scaled["times"] = as_plain(count * row.times)
+            else:
+                scaled["active_params"] = as_plain(active * row.active_params)
+                scaled["experts"] = (count, active)
+            self.rows[i] = replace(row, **scaled)
+        if times:
+            for i in range(first_storage, len(self.storages)):  # every application has its own tensors
+                self.storages[i] = replace(self.storages[i], times=as_plain(count * self.storages[i].times))
 
     def _single(self, outputs: Shapes, node: Node) -> tuple[Tensor]:
         if len(outputs) != 1:
@@ -210,40 +239,79 @@ class _Walk:
         return outputs
 
     def apply(self, node: Node, op, xs: tuple[Tensor, ...], level: Scope, weights: dict[str, Shape]) -> Shapes:
-        """One application of a layer (one row) or of a block (its rows)."""
+        """One application of a layer (one row), of a block (its rows), or of a mixture of experts."""
         if len(self.rows) >= self.limits.max_layers:
             raise LayerError(
                 f"the network expands to more than {self.limits.max_layers} layers with blocks and repeats "
                 "unrolled (raise the limit with --limit max_layers=N if you mean it)"
             )
         if isinstance(op, _BoundBlock):
-            block = self.model.blocks[op.type]
-            env = self.block_env(block, op, node, level)
-            values = self.graph(block, env, {name: (x,) for name, x in zip(block.inputs, xs)}, level)
-            return tuple(self.resolve(ref, values) for ref in block.outputs)
+            return self.apply_block(node, self.model.blocks[op.type], op, xs, level)
+        if isinstance(op, MoE):
+            return self.apply_moe(node, op, xs, level)
+        return self.apply_layer(node, op, xs, level, weights)
+
+    def apply_block(self, node: Node, block: Graph, call: _BoundBlock, xs: tuple[Tensor, ...], level: Scope) -> Shapes:
+        env = self.block_env(block, call, node, level)
+        values = self.graph(block, env, {name: (x,) for name, x in zip(block.inputs, xs)}, level)
+        return tuple(self.resolve(ref, values) for ref in block.outputs)
+
+    def apply_moe(self, node: Node, op: MoE, xs: tuple[Tensor, ...], level: Scope) -> Shapes:
+        """The gate, the expert block on the routed tokens (its weights num_experts times),
+        the shared expert block on every token, and the combine (archspec.layers.moe)."""
+        (routed,) = self.apply_layer(node, op, xs, (*level, ("gate", op.type)), {})
+        blocks = op.blocks()
+        first_row, first_storage = len(self.rows), len(self.storages)
+        (expert_out,) = self.apply_expert(node, blocks["experts"], (routed,), level, xs[0].shape[-1], "experts")
+        self.scale_rows(first_row, first_storage, op.num_experts, active=op.top_k)
+        outputs = (expert_out,)
+        if "shared_experts" in blocks:
+            outputs += self.apply_expert(node, blocks["shared_experts"], xs[:1], level, xs[0].shape[-1], "shared_experts")
+        return self.apply_layer(node, op.combine(xs[0].shape), outputs, (*level, ("combine", "MoECombine")), {})
+
+    def apply_expert(self, node: Node, block_and_args, xs, level: Scope, width, role: str) -> Shapes:
+        name, args = block_and_args
+        block = self.model.blocks[name]
+        env = self.params
+        values = {arg: _param_value(arg, value, env) for arg, value in args.items()}
+        outputs = self.apply_block(node, block, _BoundBlock(name, values, None), xs, (*level, (role, name)))
+        if len(outputs) != 1 or not definitely_equal(outputs[0].shape[-1], width) or len(outputs[0].shape) != len(xs[0].shape):
+            shapes = " and ".join(format_shape(t.shape) for t in outputs)
+            raise LayerError(f"the {role.replace('_', ' ')} block {name} must return one tensor of width {width}, found {shapes}")
+        return outputs
+
+    def apply_layer(self, node: Node, op: Layer, xs: tuple[Tensor, ...], level: Scope, weights: dict[str, Shape]) -> Shapes:
+        """One layer application: one row."""
+        live = tuple(x.storage in self.live for x in xs)
+        idle = self.past is not None and not any(live)
+        if self.past is not None and not idle:
+            op = op.in_decode_step(self.past, live)
         shapes = tuple(x.shape for x in xs)
-        row = _analyze_layer(op, level, shapes, self.limits)
+        row = layer_row(op, level, shapes, self.limits)
         weight = op.weight_shape(*shapes)
         if weight is not None:
             weights[node.name] = weight
         if op.shares is not None:
-            row = _shared(row, op, weight, weights.get(op.shares))
+            row = shared_row(row, op, weight, weights.get(op.shares))
         if self.counting is not None:
-            row = self.counting.recount(row, op, xs)
+            row = self.counting.recount(row, op, tuple(x.storage for x in xs))
         if op.is_view(training=True):
             outputs = tuple(Tensor(shape, xs[0].storage) for shape in row.output_shapes)
         else:
             outputs = tuple(self.new_tensor(shape, parameter=not xs) for shape in row.output_shapes)
         out = row.output_shapes[0] if len(row.output_shapes) == 1 else row.output_shapes
-        saved = tuple(self._saved_storage(item, xs, outputs) for item in op.saved_for_backward(*shapes, out=out))
+        saved = () if idle else tuple(self._saved_storage(item, xs, outputs) for item in op.saved_for_backward(*shapes, out=out))
         row = replace(
             row,
             input_storages=tuple(x.storage for x in xs),
             output_storages=tuple(t.storage for t in outputs),
             saved=saved,
             view_at_inference=op.is_view(training=False),
-            kv_cache=as_plain(op.cache_elements(*shapes)),
         )
+        if idle:
+            row = idle_row(row)
+        elif self.past is not None:
+            self.live.update(t.storage for t in outputs)
         self.rows.append(row)
         return outputs
 
@@ -275,83 +343,45 @@ class _Walk:
 
 
 @dataclass(frozen=True)
-class _Counting:
-    """MACs and FLOPs by a convention other than archspec's own, or with the backward pass."""
-
-    convention: Any  # archspec.conventions.Convention
-    backward: bool
-    inputs_without_grad: frozenset[int]  # storages of the spec inputs that need no gradient
-    batch: Any  # the first dim of the spec's first input
-
-    def recount(self, row: LayerRow, op: Layer, xs: tuple[Tensor, ...]) -> LayerRow:
-        from archspec.conventions import Facts
-
-        without_grad = tuple(x.storage in self.inputs_without_grad for x in xs)
-        facts = Facts(op, row.input_shapes, row.output_shapes, op.call or op.default_call, without_grad, self.batch)
-        cost = self.convention.cost(facts)
-        flops = cost.flops + (self.convention.backward(facts, cost) if self.backward else 0)
-        return replace(row, macs=as_plain(cost.macs), flops=as_plain(flops))
-
-
-def _chosen_convention(name: str | None, backward: bool):
-    """The convention to count with, or None for archspec's own forward counts."""
-    if name is None and not backward:
-        return None
-    from archspec.conventions import CONVENTIONS, get_convention
-
-    convention = get_convention(name or "archspec")
-    if backward and convention.backward is None:
-        raise ArchspecError(
-            f"the {convention.name} convention counts the forward pass only ({convention.peer} has no backward "
-            "count); --backward works with: "
-            + ", ".join(c.name for c in CONVENTIONS.values() if c.backward is not None)
-        )
-    return convention
-
-
-def _shared(row: LayerRow, op, weight: Shape | None, target: Shape | None) -> LayerRow:
-    """The row of a layer that uses another layer's weight: that weight is not counted again."""
-    if weight is None:
-        raise LayerError(f"{op.type} has no weight to share")
-    if target is None:
-        raise LayerError(f"shares: {op.shares!r} has no weight to share")
-    if len(weight) != len(target) or not all(map(definitely_equal, weight, target)):
-        raise LayerError(f"shares: the weight {format_shape(weight)} does not match {op.shares}'s {format_shape(target)}")
-    return replace(row, params=as_plain(row.params - product(weight)), shares=op.shares)
-
-
-@dataclass(frozen=True)
 class _BoundBlock:
     type: str
     args: dict[str, Any]
     repeat: Any
 
 
-_SCALED = ("params", "buffers", "macs", "flops", "activations")
+DECODE_PAST = "P"  # the param of a decode step: tokens already in the KV cache
 
 
-def _analyze_layer(layer, level: Scope, xs: tuple[Shape, ...], limits: Limits) -> LayerRow:
-    outs = tuple(tuple(as_plain(d) for d in shape) for shape in layer.output_shapes(*xs))
-    for out in outs:
-        for d in out:
-            if is_concrete(d) and d < 1:
-                raise LayerError(f"the output shape {format_shape(out)} has an empty dimension")
-            if is_concrete(d) and d > limits.max_dim:
-                raise LayerError(f"the output shape {format_shape(out)} has a dimension beyond {_dim_limit(limits)}")
-    out = outs[0] if len(outs) == 1 else outs
-    macs = as_plain(layer.macs(*xs, out=out))
-    return LayerRow(
-        path=tuple(name for name, _ in level),
-        types=tuple(type_name for _, type_name in level),
-        input_shapes=xs,
-        output_shapes=outs,
-        params=as_plain(layer.param_count(*xs)),
-        buffers=as_plain(layer.buffer_count(*xs)),
-        macs=macs,
-        flops=as_plain(2 * macs + layer.other_flops(*xs, out=out)),
-        # A layer without inputs (Parameter) returns a stored tensor, counted in params.
-        activations=total(product(shape) for shape in outs) if xs else 0,
-    )
+def decode_bindings(spec: Spec, source: SpecSource, bindings: Mapping[str, Any]) -> dict[str, Any]:
+    """The bindings of a decode step: the generated sequence's length (spec.decode_length) is 1,
+    and P, the cached tokens, defaults to the length the spec (or a binding) gives it."""
+    length = spec.decode_length
+    if length not in spec.params:
+        raise SpecError(
+            source.problem(
+                f"a decode step binds the generated sequence's length '{length}' to 1, but the spec has no param "
+                f"'{length}'; name the length param with decode_length: NAME",
+                ("decode_length",) if "decode_length" in (source.data or {}) else (),
+            )
+        )
+    if DECODE_PAST in spec.params:
+        raise SpecError(source.problem(f"a decode step adds the param {DECODE_PAST} (cached tokens); the spec declares its own", ("params", DECODE_PAST)))
+    return {**bindings, length: 1, DECODE_PAST: bindings.get(DECODE_PAST, bindings.get(length, spec.params[length]))}
+
+
+def _decode_past(value: Any, source: SpecSource, env: Mapping[str, Any]) -> Any:
+    try:
+        past = _param_value(DECODE_PAST, value, env)
+    except ExprError as exc:
+        raise SpecError(source.problem(f"param '{DECODE_PAST}' (cached tokens): {exc}")) from None
+    if isinstance(past, Fraction) or (is_concrete(past) and past < 0):
+        raise SpecError(source.problem(f"param '{DECODE_PAST}' (cached tokens) must be a whole number >= 0, found {past}"))
+    return past
+
+
+def _generated(spec: Spec, name: str) -> bool:
+    """Whether a spec input holds the generated tokens (its shape uses the decode length)."""
+    return any(spec.decode_length in dim.names() for dim in spec.inputs[name].shape if isinstance(dim, Expr))
 
 
 def bind_params(spec: Spec, source: SpecSource, bindings: Mapping[str, Any]) -> dict[str, Any]:
@@ -412,7 +442,7 @@ def _input_shape(name: str, tensor: Any, source: SpecSource, env: Mapping[str, A
         try:
             dims.append(evaluate_int_arg(f"shape[{i}]", dim, _POSITIVE, env))
             if is_concrete(dims[-1]) and dims[-1] > limits.max_dim:
-                raise LayerError(f"shape[{i}] = {dims[-1]} is beyond {_dim_limit(limits)}")
+                raise LayerError(f"shape[{i}] = {dims[-1]} is beyond {dim_limit(limits)}")
         except LayerError as exc:
             raise SpecError(source.problem(f"input '{name}': {exc}", ("inputs", name, "shape", i))) from None
     return tuple(dims)

@@ -9,7 +9,8 @@ from typing import Any
 from archspec.dims import Value, as_plain, total
 from archspec.errors import ArchspecError
 
-TOTAL_KEYS = ("params", "buffers", "macs", "flops", "activations")
+TOTAL_KEYS = ("params", "active_params", "buffers", "macs", "flops", "activations")
+ROW_MEMORY_KEYS = ("kv_cache", "kv_cache_read", "weights_read")  # per-row counts the memory model reads
 
 
 @dataclass(frozen=True)
@@ -41,12 +42,15 @@ class LayerRow:
     input_shapes: tuple[tuple[Value, ...], ...]
     output_shapes: tuple[tuple[Value, ...], ...]
     params: Value
+    active_params: Value  # params one token touches: all but the routed experts it does not use
     buffers: Value
     macs: Value
     flops: Value
     activations: Value  # elements of the output tensor(s), times `times`
     times: Value = 1
     shares: str | None = None  # the layer whose weight this one uses (not counted again)
+    experts: tuple[Value, Value] | None = None  # (num_experts, top_k) for a row of a routed expert
+    idle: bool = False  # in a decode step: does not run (its output comes from the prefill)
     # For the memory model (archspec.memory): which storages the layer reads, writes and
     # keeps for the backward pass, whether its output is a view at inference, and the
     # elements of its key/value cache.
@@ -55,6 +59,8 @@ class LayerRow:
     saved: tuple[int, ...] = ()
     view_at_inference: bool = False
     kv_cache: Value = 0
+    kv_cache_read: Value = 0  # cache elements a decode step reads
+    weights_read: Value = 0  # parameters a decode step reads
 
     @property
     def name(self) -> str:
@@ -83,6 +89,7 @@ class Report:
     totals: dict[str, Value] = field(default_factory=dict)
     storages: tuple[Storage, ...] = ()
     output_storages: tuple[int, ...] = ()
+    decode: bool = False  # one decode step (one new token per sequence, P tokens cached)
 
     @classmethod
     def build(cls, name, description, params, inputs, outputs, layers) -> "Report":
@@ -150,7 +157,7 @@ class Report:
                 row,
                 input_shapes=tuple(swap_shape(s) for s in row.input_shapes),
                 output_shapes=tuple(swap_shape(s) for s in row.output_shapes),
-                **{key: swap(getattr(row, key)) for key in (*TOTAL_KEYS, "times", "kv_cache")},
+                **{key: swap(getattr(row, key)) for key in (*TOTAL_KEYS, "times", *ROW_MEMORY_KEYS)},
             )
             for row in self.layers
         ]
@@ -202,12 +209,14 @@ class Report:
                     "input_shapes": [_json_shape(s) for s in row.input_shapes],
                     "output_shapes": [_json_shape(s) for s in row.output_shapes],
                     "params": _json_value(row.params),
+                    "active_params": _json_value(row.active_params),
                     "buffers": _json_value(row.buffers),
                     "macs": _json_value(row.macs),
                     "flops": _json_value(row.flops),
                     "activations": _json_value(row.activations),
                     **({"times": _json_value(row.times)} if row.times != 1 else {}),
                     **({"shares": row.shares} if row.shares else {}),
+                    **({"idle": True} if row.idle else {}),
                 }
                 for row in self.layers
             ],
@@ -218,7 +227,7 @@ def _merge_rows(rows: list[LayerRow], depth: int) -> LayerRow:
     if len(rows) == 1 and len(rows[0].path) <= depth:
         return rows[0]
     first, last = rows[0], rows[-1]
-    sums = {key: total(getattr(row, key) for row in rows) for key in ("params", "buffers", "macs", "flops", "activations")}
+    sums = {key: total(getattr(row, key) for row in rows) for key in (*TOTAL_KEYS, *ROW_MEMORY_KEYS)}
     return LayerRow(
         first.path[:depth], first.types[:depth], first.input_shapes, last.output_shapes, **sums, times=first.times
     )

@@ -125,6 +125,9 @@ class Spec(BaseModel):
     # layer types a spec uses get their validators built: a fast start for the CLI.
     layers: list[Any] = Field(min_length=1, description="the layers, applied in sequence")
     outputs: list[str] | None = Field(None, min_length=1, description="the network's outputs; default: the last layer")
+    decode_length: str = Field(
+        "L", description="the param that is the generated sequence's length: a decode step binds it to 1 (default L)"
+    )
 
     @field_validator("params")
     @classmethod
@@ -317,7 +320,12 @@ class _Parser:
         try:
             if type_name in self.blocks:
                 return self._block_call(raw, path, where, problems)
-            return parse_layer(raw, self.blocks)
+            layer = parse_layer(raw, self.blocks)
+            if hasattr(layer, "blocks"):  # a mixture of experts names the blocks it applies
+                count = len(problems)
+                self._check_moe(layer, path, where, problems)
+                return layer if len(problems) == count else None
+            return layer
         except ValidationError as exc:
             problems += [self._layer_problem(error, path, where, type_name) for error in exc.errors()]
         except LayerError as exc:
@@ -326,28 +334,48 @@ class _Parser:
 
     def _block_call(self, raw: dict[str, Any], path, where: str, problems: list[Problem]) -> BlockCall | None:
         call = BlockCall.model_validate(raw)
-        block = self.blocks[call.type]
         count = len(problems)
         args = {}
         for arg, value in call.args.items():
-            if arg not in block.args:
-                known = list(block.args) + list(GRAPH_FIELDS)
-                listed = f"(arguments: {', '.join(block.args)})" if block.args else "(it takes no arguments)"
-                message = f"unknown argument '{arg}' for block {call.type}{did_you_mean(arg, known)} {listed}"
-                problems.append(self.source.problem(message, (*path, arg), where))
-                continue
+            if arg not in self.blocks[call.type].args:
+                continue  # reported by _check_arguments
             try:
                 args[arg] = _param_value(value)
             except ValueError as exc:
                 problems.append(self.source.problem(f"{arg}: {exc}", (*path, arg), where))
             if value is None:
                 problems.append(self.source.problem(f"{arg}: a block argument needs a value, found null", (*path, arg), where))
-        for arg, default in block.args.items():
-            if default is None and arg not in call.args:
-                problems.append(self.source.problem(f"missing required argument '{arg}' for block {call.type}", path, where))
+        self._check_arguments(call.type, call.args, path, where, problems, GRAPH_FIELDS)
         if len(problems) > count:
             return None
         return BlockCall.model_construct(**{**{k: getattr(call, k) for k in GraphFields.model_fields}, **args})
+
+    def _check_arguments(self, block: str, given, path, where: str, problems: list[Problem], also=()) -> None:
+        """Problems with the arguments given to a block: unknown ones, missing required ones."""
+        declared = self.blocks[block].args
+        for arg in given:
+            if arg not in declared:
+                known = list(declared) + list(also)
+                listed = f"(arguments: {', '.join(declared)})" if declared else "(it takes no arguments)"
+                message = f"unknown argument '{arg}' for block {block}{did_you_mean(arg, known)} {listed}"
+                problems.append(self.source.problem(message, (*path, arg), where))
+        for arg, default in declared.items():
+            if default is None and arg not in given:
+                problems.append(self.source.problem(f"missing required argument '{arg}' for block {block}", path, where))
+
+    def _check_moe(self, op: Any, path, where: str, problems: list[Problem]) -> None:
+        """The blocks a mixture of experts applies exist, take one input, and get valid arguments."""
+        keys = {"experts": ("expert", "expert_args"), "shared_experts": ("shared_expert", "shared_args")}
+        for role, (name, args) in op.blocks().items():
+            block_key, args_key = keys[role]
+            if name not in self.blocks:
+                message = f"{block_key}: unknown block {name!r}{did_you_mean(name, self.blocks)}"
+                problems.append(self.source.problem(message, (*path, block_key), where))
+                continue
+            if len(self.blocks[name].inputs) != 1:
+                message = f"{block_key}: the block {name} takes {len(self.blocks[name].inputs)} inputs; an expert takes one"
+                problems.append(self.source.problem(message, (*path, block_key), where))
+            self._check_arguments(name, args, (*path, args_key), where, problems)
 
     def _sources(self, op, raw, names, known, index, path, where, problems) -> tuple[Ref, ...] | None:
         if op.from_ is None:
@@ -403,9 +431,6 @@ class _Parser:
         if sources is None and most == 0:
             return
         if least <= count and (most is None or count <= most):
-            if count > 1 and op.repeat is not None and not (op.repeat.is_literal and op.repeat.tree.value == 1):
-                message = "repeat applies an entry to its own output, so the entry must take one input"
-                problems.append(self.source.problem(message, (*path, "repeat"), where))
             return
         wanted = f"{least}" if least == most else f"{least} or more" if most is None else f"{least} to {most}"
         found = "the previous output only" if sources is None else f"{count} ({', '.join(map(str, sources))})"
@@ -452,20 +477,26 @@ def _block_cycles(blocks: dict[str, Graph], source: SpecSource) -> list[Problem]
     def visit(name: str, trail: list[str]) -> None:
         state[name] = "open"
         for node in blocks[name].nodes:
-            if not isinstance(node.op, BlockCall):
-                continue
-            if state.get(node.type) == "open":
-                cycle = " -> ".join([*trail[trail.index(node.type) :], node.type])
-                message = f"block {node.type} uses itself ({cycle}); blocks cannot be recursive"
-                problems.append(source.problem(message, node.path, node.where))
-            elif node.type not in state:
-                visit(node.type, [*trail, node.type])
+            for used in _blocks_used(node):
+                if state.get(used) == "open":
+                    cycle = " -> ".join([*trail[trail.index(used) :], used])
+                    message = f"block {used} uses itself ({cycle}); blocks cannot be recursive"
+                    problems.append(source.problem(message, node.path, node.where))
+                elif used not in state:
+                    visit(used, [*trail, used])
         state[name] = "done"
 
     for name in blocks:
         if name not in state:
             visit(name, [name])
     return problems
+
+
+def _blocks_used(node: Node) -> list[str]:
+    """The blocks a node applies: a block call's type, a mixture of experts' expert blocks."""
+    if isinstance(node.op, BlockCall):
+        return [node.type]
+    return [name for name, _ in node.op.blocks().values()] if hasattr(node.op, "blocks") else []
 
 
 def _undefined_names(spec: Spec, main: Graph, blocks: dict[str, Graph], source: SpecSource) -> list[Problem]:
@@ -510,6 +541,10 @@ def _undefined_names(spec: Spec, main: Graph, blocks: dict[str, Graph], source: 
                 value = getattr(node.op, field_name)
                 for item in value if isinstance(value, tuple) else (value,):
                     check(item, scope, (*node.path, field_name), node.where, kind)
+            if hasattr(node.op, "blocks"):  # the arguments a mixture of experts passes to its blocks
+                for (_, args), key in zip(node.op.blocks().values(), ("expert_args", "shared_args")):
+                    for arg, value in args.items():
+                        check(value, scope, (*node.path, key, arg), node.where, kind)
     return problems
 
 

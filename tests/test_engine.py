@@ -120,7 +120,7 @@ def test_unknown_binding_suggests_the_param():
 def test_report_to_dict_has_the_documented_keys():
     data = archspec.analyze(SPECS / "seed_mnist.yaml", B=None).to_dict()
     assert set(data) == {"name", "params", "inputs", "outputs", "totals", "layers"}
-    assert set(data["totals"]) == {"params", "buffers", "macs", "flops", "activations"}
+    assert set(data["totals"]) == {"params", "active_params", "buffers", "macs", "flops", "activations"}
     assert data["totals"]["params"] == 370_338
     assert data["totals"]["macs"] == "529940*B"
     assert data["inputs"] == {"x": ["B", 1, 28, 28]}

@@ -23,6 +23,28 @@ def attention(f: Facts) -> Cost:
     return mac(p.projection_macs() + p.score_macs())
 
 
+def latent_attention(f: Facts) -> Cost:
+    """the projections (kv_b_proj over every cached position too) + 2 * N * H * L * S * (qk + v), no causal discount"""
+    dense = f.layer.model_copy(update={"causal_macs": False})
+    return mac(dense.macs(*f.inputs, out=f.out))
+
+
+def mamba(f: Facts) -> Cost:
+    """in_proj, x_proj, dt_proj, out_proj as mm, C.h as bmm per step, and the conv as HuggingFace's torch
+    path runs it: padded, L + K - 1 outputs (2 in a decode step), sliced to L"""
+    layer = f.layer
+    tokens, width, d, rank = layer._sizes(f.x)
+    outputs = 2 if layer.past else f.x[1] + layer.d_conv - 1
+    conv = f.x[0] * d * layer.d_conv * outputs
+    matmuls = tokens * (2 * width * d + d * (rank + 2 * layer.d_state) + rank * d + d * layer.d_state + d * width)
+    return mac(matmuls + conv)
+
+
+def moe_gate(f: Facts) -> Cost:
+    """the router's logits as mm: 2 * T * D * E"""
+    return mac(f.own.macs)
+
+
 def rnn_on_cpu(f: Facts) -> Cost:
     """RNN and GRU run as addmm per step on CPU: 2 * MACs (the fused LSTM kernel: 0)"""
     return mac(f.own.macs)
@@ -98,6 +120,9 @@ FLOPCOUNTER = define(
         rules={
             **each("Conv*d ConvTranspose*d Linear Matmul Einsum", matmul_like),
             **each("Attention MultiheadAttention", attention),
+            "LatentAttention": latent_attention,
+            "Mamba": mamba,
+            "MoE": moe_gate,
             **each("RNN GRU", rnn_on_cpu),
         },
         backward=backward,

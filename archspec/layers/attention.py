@@ -2,7 +2,8 @@
 
 Both count the same parts (docs/counting.md), kept apart so that formulas show them:
 the projections (linear in the sequence length), and the two matmuls over the score
-matrix, Q K^T and softmax(.) V (quadratic: L x S per head).
+matrix, Q K^T and softmax(.) V (quadratic: L x S per head). The same parts serve
+latent attention (archspec.layers.latent_attention).
 """
 
 from __future__ import annotations
@@ -12,16 +13,26 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from archspec.dims import Value, definitely_equal, product
+from archspec.dims import Value, definitely_equal, maximum, minimum, product
 from archspec.errors import LayerError
 from archspec.layers import register
-from archspec.layers.base import Layer, Saved, Shape, Size, exact_div, format_shape
+from archspec.layers.base import Count, Layer, Saved, Shape, Size, exact_div, format_shape
+
+ROPE_FLOPS_PER_PAIR = 7  # x*cos + rotate_half(x)*sin on two elements: 4 multiplies, 2 adds, 1 negation
 
 
 @dataclass(frozen=True)
 class AttentionParts:
-    """Sizes of one attention: `lead` batch elements, L queries, S keys, H query heads of
-    head_dim, kv_heads key/value heads, model dims of the query, key and value inputs."""
+    """Sizes of one attention: `lead` batch elements, L queries, S keys (new keys for
+    self-attention; the memory's length for cross-attention), H query heads of head_dim
+    (queries and keys) and v_head_dim (values), kv_heads key/value heads, model dims of
+    the query, key and value inputs and of the output.
+
+    Self-attention can attend to `past` tokens already in the KV cache (a decode step);
+    with a sliding `window` W the cache keeps W - 1 of them and each query sees at most
+    W keys, itself included. Cross-attention keys come from the memory, projected in this
+    pass or, with `memory_cached`, read from the cache.
+    """
 
     lead: Value
     queries: Value
@@ -35,52 +46,118 @@ class AttentionParts:
     out_dim: Value
     qkv_bias: bool
     out_bias: bool
-    causal_pairs: bool = False  # count only the L(L+1)/2 unmasked (query, key) pairs
+    causal_pairs: bool = False  # count only the (query, key) pairs the mask keeps
+    v_head_dim: Value | None = None  # default head_dim
+    biases: tuple[bool, bool, bool] | None = None  # q, k, v projection biases; default qkv_bias for all three
+    cross: bool = False
+    past: Value = 0
+    window: Value = 0  # 0: no window
+    memory_cached: bool = False
+    scaled: bool = True  # scores multiplied by a scale (1/sqrt(d)); False: T5's unscaled scores
+    softcap: bool = False  # scores -> cap * tanh(scores / cap) (Gemma 2)
+    score_bias: bool = False  # an additive bias on the scores (relative positions, ALiBi)
+    rope_dim: Value = 0  # rotated dims per query and key head
+    rope_key_heads: Value | None = None  # heads the key rotation applies to; default kv_heads
+
+    @property
+    def value_head_dim(self) -> Value:
+        return self.head_dim if self.v_head_dim is None else self.v_head_dim
+
+    @property
+    def projection_biases(self) -> tuple[bool, bool, bool]:
+        return self.biases if self.biases is not None else (self.qkv_bias,) * 3
+
+    @property
+    def cached(self) -> Value:
+        """Tokens read from the KV cache by self-attention: the past, W - 1 of it under a window."""
+        if not self.past or self.cross:
+            return 0
+        return minimum(self.past, self.window - 1) if self.window else self.past
+
+    @property
+    def scored_keys(self) -> Value:
+        """Keys each query is scored against by a dense kernel (masked ones included)."""
+        return self.keys if self.cross else self.cached + self.keys
+
+    @property
+    def projected_keys(self) -> Value:
+        """Key positions whose K and V are projected in this pass."""
+        return 0 if self.cross and self.memory_cached else self.keys
 
     @property
     def pairs(self) -> Value:
-        """(query, key) pairs scored per head."""
-        return self.queries * (self.queries + 1) // 2 if self.causal_pairs else self.queries * self.keys
+        """(query, key) pairs scored per head: every scored key, or with causal_pairs only
+        the visible ones: query i (at position past + i) sees keys past + i - W < j <= past + i."""
+        if not self.causal_pairs:
+            return self.queries * self.scored_keys
+        seen = self.past * self.queries + self.queries * (self.queries + 1) // 2  # positions past+1 .. past+L
+        if not self.window:
+            return seen
+        # beyond the window: sum over t = past+1 .. past+L of max(t - W, 0)
+        return seen - _triangle(self.past + self.queries - self.window) + _triangle(self.past - self.window)
 
     def params(self) -> Value:
         q = self.heads * self.head_dim
-        kv = self.kv_heads * self.head_dim
-        weights = self.query_dim * q + self.key_dim * kv + self.value_dim * kv + q * self.out_dim
-        biases = (q + 2 * kv if self.qkv_bias else 0) + (self.out_dim if self.out_bias else 0)
+        k = self.kv_heads * self.head_dim
+        v = self.kv_heads * self.value_head_dim
+        weights = self.query_dim * q + self.key_dim * k + self.value_dim * v + self.heads * self.value_head_dim * self.out_dim
+        q_bias, k_bias, v_bias = (int(b) for b in self.projection_biases)
+        biases = q * q_bias + k * k_bias + v * v_bias + (self.out_dim if self.out_bias else 0)
         return weights + biases
 
     def projection_macs(self) -> Value:
         q = self.heads * self.head_dim
-        kv = self.kv_heads * self.head_dim
-        return self.lead * (self.queries * self.query_dim * q + self.keys * (self.key_dim + self.value_dim) * kv + self.queries * q * self.out_dim)
+        k = self.kv_heads * self.head_dim
+        v = self.kv_heads * self.value_head_dim
+        keys = self.projected_keys
+        return self.lead * (
+            self.queries * self.query_dim * q + keys * (self.key_dim * k + self.value_dim * v)
+            + self.queries * self.heads * self.value_head_dim * self.out_dim
+        )
 
     def score_macs(self) -> Value:
-        """Q K^T and the weighted sum of V: 2 * pairs * head_dim per head."""
-        return 2 * self.lead * self.heads * self.pairs * self.head_dim
+        """Q K^T over head_dim and the weighted sum of V over v_head_dim, per head and pair."""
+        return self.lead * self.heads * self.pairs * (self.head_dim + self.value_head_dim)
 
     def bias_adds(self) -> Value:
         """One add per output element of each projection that has a bias."""
-        q = self.heads * self.head_dim
-        kv = self.kv_heads * self.head_dim
-        return (self.lead * (self.queries * q + 2 * self.keys * kv) if self.qkv_bias else 0) + (
-            self.lead * self.queries * self.out_dim if self.out_bias else 0
-        )
+        q_bias, k_bias, v_bias = (int(b) for b in self.projection_biases)
+        keys = self.projected_keys
+        adds = self.queries * self.heads * self.head_dim * q_bias
+        adds += keys * self.kv_heads * (self.head_dim * k_bias + self.value_head_dim * v_bias)
+        adds += self.queries * self.out_dim * int(self.out_bias)
+        return self.lead * adds
+
+    def rope_flops(self) -> Value:
+        """Rotary embedding of the new queries and keys: 7 FLOPs per rotated pair of elements."""
+        if not self.rope_dim:
+            return 0
+        key_heads = self.kv_heads if self.rope_key_heads is None else self.rope_key_heads
+        rotated = self.lead * (self.queries * self.heads + self.projected_keys * key_heads) * self.rope_dim
+        return ROPE_FLOPS_PER_PAIR * rotated // 2
 
     def other_flops(self) -> Value:
         rows = self.lead * self.heads * self.queries
         scores = self.lead * self.heads * self.pairs
-        # scale each score by 1/sqrt(head_dim); softmax: 5 per score - 2 per row (as Softmax)
-        return self.bias_adds() + scores + 5 * scores - 2 * rows
+        # per score: the scale, a bias add, soft-capping (divide, tanh, multiply);
+        # softmax: 5 per score - 2 per row (as Softmax)
+        per_score = int(self.scaled) + int(self.score_bias) + 3 * int(self.softcap) + 5
+        return self.bias_adds() + self.rope_flops() + per_score * scores - 2 * rows
 
-    def saved(self, path: str, dropout: float = 0.0, packed: bool = False, inputs: int = 1) -> tuple[Saved, ...]:
-        """What autograd keeps: the `inputs` inputs (the projections' inputs), the merged context (the out projection's input),
-        the copies of Q, K, V the attention path keeps, and that path's own tensors.
+    def saved(
+        self, path: str, dropout: float = 0.0, packed: bool = False, inputs: tuple[int, ...] = (0,), rope: int | None = None
+    ) -> tuple[Saved, ...]:
+        """What autograd keeps: the projections' `inputs`, the merged context (the out
+        projection's input), the copies of Q, K, V the attention path keeps, and that
+        path's own tensors; the rotary table (input `rope`) once, as the rotations keep it.
 
         - "fused" (flash or memory-efficient scaled_dot_product_attention): Q, K, V as given
           and one float32 log-sum-exp per query row. With dropout, on CPU, where no fused
           kernel takes a dropout, PyTorch runs the "math" path instead.
-        - "eager" (softmax(Q K^T * scale) V written out): Q, K, V as given, and the
-          probabilities, every (query, key) pair, masked or not.
+        - "eager" (softmax(Q K^T * scale) V written out, as HuggingFace's eager attention):
+          Q, and K and V repeated to every query head (copies, when kv_heads < heads), and
+          the probabilities, every (query, key) pair, masked or not; with soft-capping, the
+          tanh of the scores too.
         - "eager-scaled-query" (MultiheadAttention's need_weights path): K, V as given and a
           scaled copy of Q, and the probabilities.
         - "math" (SDPA's reference path): V as given, scaled copies of Q and K, the probabilities.
@@ -94,12 +171,16 @@ class AttentionParts:
             kept = tuple(replace(item, device="cuda") for item in on_cuda) + tuple(replace(item, device="cpu") for item in on_cpu)
         else:
             kept = self._kept(path, dropout, packed)
-        context = self.lead * self.queries * self.heads * self.head_dim
-        return (*(Saved(input=i) for i in range(inputs)), *kept, Saved(numel=context))
+        context = self.lead * self.queries * self.heads * self.value_head_dim
+        table = () if rope is None else (Saved(input=rope),)
+        return (*(Saved(input=i) for i in inputs), *table, *kept, Saved(numel=context))
 
     def _kept(self, path: str, dropout: float, packed: bool) -> tuple[Saved, ...]:
         query = self.lead * self.queries * self.heads * self.head_dim
-        key = value = self.lead * self.keys * self.kv_heads * self.head_dim
+        keys = self.scored_keys
+        key_heads = self.heads if path == "eager" else self.kv_heads  # repeat_kv copies for every query head
+        key = self.lead * keys * key_heads * self.head_dim
+        value = self.lead * keys * key_heads * self.value_head_dim
         given, copies = {
             "fused": ((query, key, value), ()),
             "eager": ((query, key, value), ()),
@@ -109,18 +190,41 @@ class AttentionParts:
         if packed:
             given = (query + key + value,)
         kept = [Saved(numel=size) for size in (*given, *copies)]
-        scores = self.lead * self.heads * self.queries * self.keys
+        scores = self.lead * self.heads * self.queries * keys
         if path == "fused":
             kept.append(Saved(numel=self.lead * self.heads * self.queries, dtype="float32"))
         else:
+            if self.softcap:
+                kept.append(Saved(numel=scores))  # tanh keeps its output
             kept.append(Saved(numel=scores))
             if dropout > 0:
                 kept += [Saved(numel=scores, dtype="dropout_mask"), Saved(numel=scores)]
         return tuple(kept)
 
     def cache(self) -> Value:
-        """Keys and values a decoder keeps for later tokens: 2 * kv_heads * head_dim per key."""
-        return 2 * self.lead * self.kv_heads * self.head_dim * self.keys
+        """Keys and values a decoder keeps for later tokens, per batch element and token:
+        kv_heads * (head_dim + v_head_dim); self-attention keeps the past and the new
+        tokens (W - 1 of them under a window), cross-attention the memory."""
+        per_token = self.kv_heads * (self.head_dim + self.value_head_dim)
+        if self.cross:
+            return self.lead * self.keys * per_token
+        tokens = self.past + self.keys
+        if self.window:
+            tokens = minimum(tokens, self.window - 1)
+        return self.lead * tokens * per_token
+
+    def cache_read(self) -> Value:
+        """Cache elements read by this pass: the cached past, or a cached memory."""
+        per_token = self.kv_heads * (self.head_dim + self.value_head_dim)
+        if self.cross:
+            return self.lead * self.keys * per_token if self.memory_cached else 0
+        return self.lead * self.cached * per_token
+
+
+def _triangle(n: Value) -> Value:
+    """1 + 2 + ... + n for n > 0, else 0."""
+    n = maximum(n, 0)
+    return n * (n + 1) // 2
 
 
 @register
@@ -128,36 +232,71 @@ class Attention(Layer):
     """Self-attention of modern transformers, batch first: (*, L, D) -> (*, L, D); with a
     second input (*, S, D_kv) as the memory, cross-attention.
 
+    Inputs, in order: x, the memory (optional), the table of a RotaryEmbedding layer
+    (with `rotary: true`), a bias added to the scores (with `score_bias: true`, e.g. a
+    RelativePositionBias or AlibiBias output, broadcast to (*, H, L, S)).
+
     num_kv_heads < num_heads is grouped-query attention (1: multi-query). `causal` masks
     future keys; by default the MACs still cover the whole L x L score matrix, as a dense
     kernel computes it (and as fvcore and FlopCounterMode count); `causal_macs: true`
-    counts only the L(L+1)/2 unmasked pairs, as FlashAttention-style kernels skip the rest.
+    counts only the unmasked pairs, as FlashAttention-style kernels skip the rest. A
+    sliding `window` W lets each query see the W latest keys (itself included); with
+    `causal_macs` only those pairs count, and the KV cache keeps W - 1 tokens.
 
-    - params = D*H*hd + 2*D_kv*H_kv*hd + H*hd*D (+ H*hd + 2*H_kv*hd with qkv_bias, + D with out_bias)
-    - MACs = N*(L*D*H*hd + 2*S*D_kv*H_kv*hd + L*H*hd*D)  [projections]
-           + 2*N*H*P*hd                                [Q K^T and weights x V; P = L*S pairs]
-    - other FLOPs = biases + N*H*P (scale) + 5*N*H*P - 2*N*H*L (softmax)
+    - params = D*H*hd + D_kv*H_kv*(hd + vd) + H*vd*D (+ each projection's bias)
+    - MACs = N*(L*D*H*hd + S*D_kv*H_kv*(hd + vd) + L*H*vd*D)  [projections]
+           + N*H*P*(hd + vd)                              [Q K^T and weights x V; P = L*S pairs]
+    - other FLOPs = biases + rotary 7/2 per rotated element + N*H*P per score op (scale,
+      bias, 3 for soft-capping) + 5*N*H*P - 2*N*H*L (softmax)
     """
 
     type: Literal["Attention"]
     num_heads: Size
     num_kv_heads: Size | None = Field(None, description="key/value heads (grouped-query attention); default num_heads")
-    head_dim: Size | None = Field(None, description="default: embed dim / num_heads")
+    head_dim: Size | None = Field(None, description="query and key dims per head; default: embed dim / num_heads")
+    v_head_dim: Size | None = Field(None, description="value dims per head; default head_dim")
     qkv_bias: bool = True
+    q_bias: bool | None = Field(None, description="the query projection's bias; default qkv_bias")
+    k_bias: bool | None = Field(None, description="the key projection's bias; default qkv_bias (Whisper: false)")
+    v_bias: bool | None = Field(None, description="the value projection's bias; default qkv_bias")
     out_bias: bool = True
     causal: bool = False
-    causal_macs: bool = Field(False, description="count only the unmasked half of a causal score matrix")
+    causal_macs: bool = Field(False, description="count only the unmasked (query, key) pairs")
+    window: Count = Field(0, description="sliding window: each query sees its W latest keys; 0: no window")
+    scale: float | None = Field(None, description="the scores' scale; default 1/sqrt(head_dim); 1: unscaled (T5)")
+    softcap: float | None = Field(None, description="logit soft-capping: scores -> cap * tanh(scores / cap) (Gemma 2)")
+    rotary: bool = Field(False, description="rotary embedding of queries and keys, from a RotaryEmbedding input")
+    score_bias: bool = Field(False, description="an input added to the scores (relative position bias, ALiBi)")
+    past: Count = Field(0, description="tokens already in the KV cache (set by the decode step)")
+    memory_cached: bool = Field(False, description="cross-attention reads the memory's keys and values from the cache")
     kernel: Literal["fused", "eager"] = Field(
         "fused",
         description="fused: scaled_dot_product_attention's flash / memory-efficient kernels (keep a log-sum-exp per "
         "row for backward); eager: softmax(Q K^T) V written out (keeps the probabilities)",
     )
     dropout: float = Field(0.0, ge=0, le=1, description="dropout probability on the attention weights in training")
-    arity: ClassVar[tuple[int, int | None]] = (1, 2)
+    arity: ClassVar[tuple[int, int | None]] = (1, 4)
 
-    def parts(self, x: Shape, memory: Shape | None = None) -> AttentionParts:
+    def input_count(self) -> tuple[int, int | None]:
+        extra = int(self.rotary) + int(self.score_bias)
+        return 1 + extra, 2 + extra
+
+    def roles(self, inputs: tuple[Shape, ...]) -> dict[str, int]:
+        """Which input is which: x, memory, rotary table, score bias (absent ones left out)."""
+        names = ["x"]
+        extra = int(self.rotary) + int(self.score_bias)
+        if len(inputs) - extra == 2:
+            names.append("memory")
+        names += ["rotary"] * self.rotary + ["score_bias"] * self.score_bias
+        return {name: i for i, name in enumerate(names)}
+
+    def parts(self, *inputs: Shape) -> AttentionParts:
+        role = self.roles(inputs)
+        x = inputs[0]
+        memory = inputs[role["memory"]] if "memory" in role else None
         if len(x) < 2:
             raise LayerError(f"expected an input (*, L, D), got {format_shape(x)}")
+        cross = memory is not None
         memory = x if memory is None else memory
         if len(memory) != len(x) or not all(definitely_equal(a, b) for a, b in zip(x[:-2], memory[:-2])):
             raise LayerError(f"the memory {format_shape(memory)} must have the query's batch dims {format_shape(x[:-2])}")
@@ -166,32 +305,81 @@ class Attention(Layer):
         head_dim = self.head_dim or exact_div(x[-1], self.num_heads, "embed dim / num_heads")
         if self.causal_macs and not self.causal:
             raise LayerError("causal_macs: true needs causal: true")
-        if self.causal and not definitely_equal(x[-2], memory[-2]):
-            raise LayerError("causal attention needs as many keys as queries")
+        if self.causal and cross:
+            raise LayerError("causal masks a sequence against itself; cross-attention (a memory input) cannot be causal")
+        if self.window and not self.causal:
+            raise LayerError("a sliding window needs causal: true")
+        if (self.past or self.memory_cached) and not (self.causal or cross):
+            raise LayerError("a KV cache (past, memory_cached) belongs to causal self-attention or cross-attention")
+        rope_dim = self._rope_dim(inputs, role, head_dim)
+        self._check_score_bias(inputs, role)
+        biases = tuple(self.qkv_bias if b is None else b for b in (self.q_bias, self.k_bias, self.v_bias))
         return AttentionParts(
             product(x[:-2]), x[-2], memory[-2], self.num_heads, kv_heads, head_dim,
             x[-1], memory[-1], memory[-1], x[-1], self.qkv_bias, self.out_bias, self.causal_macs,
+            v_head_dim=self.v_head_dim, biases=biases, cross=cross, past=self.past, window=self.window,
+            memory_cached=self.memory_cached, scaled=self.scale != 1, softcap=self.softcap is not None,
+            score_bias=self.score_bias, rope_dim=rope_dim,
         )
 
-    def output_shape(self, x: Shape, memory: Shape | None = None) -> Shape:
-        self.parts(x, memory)
-        return x
+    def _rope_dim(self, inputs: tuple[Shape, ...], role: dict[str, int], head_dim: Value) -> Value:
+        if "rotary" not in role:
+            return 0
+        table = inputs[role["rotary"]]
+        if len(table) != 3 or not definitely_equal(table[0], 1):
+            raise LayerError(f"the rotary input {format_shape(table)} is not a RotaryEmbedding table (1, L, 2*dim)")
+        rope_dim = exact_div(table[-1], 2, "the rotary table's last dim (cos and sin)")
+        if not definitely_equal(table[1], inputs[0][-2]):
+            raise LayerError(f"the rotary table covers {table[1]} positions, the input has {inputs[0][-2]}")
+        return rope_dim
 
-    def param_count(self, x: Shape, memory: Shape | None = None) -> Value:
-        return self.parts(x, memory).params()
+    def _check_score_bias(self, inputs: tuple[Shape, ...], role: dict[str, int]) -> None:
+        if "score_bias" not in role:
+            return
+        bias = inputs[role["score_bias"]]
+        if len(bias) != 4 or not (definitely_equal(bias[1], self.num_heads) or definitely_equal(bias[1], 1)):
+            raise LayerError(f"the score bias {format_shape(bias)} must broadcast to (N, {self.num_heads}, L, S)")
 
-    def macs(self, x: Shape, memory: Shape | None = None, *, out: Shape) -> Value:
-        parts = self.parts(x, memory)
+    def output_shape(self, *inputs: Shape) -> Shape:
+        self.parts(*inputs)
+        return inputs[0]
+
+    def param_count(self, *inputs: Shape) -> Value:
+        return self.parts(*inputs).params()
+
+    def macs(self, *inputs: Shape, out: Shape) -> Value:
+        parts = self.parts(*inputs)
         return parts.projection_macs() + parts.score_macs()
 
-    def other_flops(self, x: Shape, memory: Shape | None = None, *, out: Shape) -> Value:
-        return self.parts(x, memory).other_flops()
+    def other_flops(self, *inputs: Shape, out: Shape) -> Value:
+        return self.parts(*inputs).other_flops()
 
-    def saved_for_backward(self, x: Shape, memory: Shape | None = None, *, out: Shape) -> tuple[Saved, ...]:
-        return self.parts(x, memory).saved(self.kernel, self.dropout, inputs=1 if memory is None else 2)
+    def saved_for_backward(self, *inputs: Shape, out: Shape) -> tuple[Saved, ...]:
+        role = self.roles(inputs)
+        projected = (0, role["memory"]) if "memory" in role else (0,)
+        return self.parts(*inputs).saved(self.kernel, self.dropout, inputs=projected, rope=role.get("rotary"))
 
-    def cache_elements(self, x: Shape, memory: Shape | None = None) -> Value:
-        return self.parts(x, memory).cache() if self.causal else 0
+    def weights_read(self, *inputs: Shape) -> Value:
+        parts = self.parts(*inputs)
+        if not parts.projected_keys:  # the memory's keys and values come from the cache
+            return replace(parts, key_dim=0, value_dim=0, biases=(parts.projection_biases[0], False, False)).params()
+        return parts.params()
+
+    def cache_elements(self, *inputs: Shape) -> Value:
+        parts = self.parts(*inputs)
+        return parts.cache() if self.causal or parts.cross else 0
+
+    def cache_read_elements(self, *inputs: Shape) -> Value:
+        parts = self.parts(*inputs)
+        return parts.cache_read() if self.causal or parts.cross else 0
+
+    def in_decode_step(self, past: Value, live: tuple[bool, ...]) -> "Attention":
+        if self.causal:
+            return self.model_copy(update={"past": past})
+        memory = self.roles(live).get("memory")
+        if memory is not None and not live[memory]:  # computed from the encoder: cached
+            return self.model_copy(update={"memory_cached": True})
+        return self
 
 
 @register
@@ -230,6 +418,7 @@ class MultiheadAttention(Layer):
         return AttentionParts(
             lead, query[seq], key[seq], self.num_heads, self.num_heads, head_dim,
             self.embed_dim, self.kdim or self.embed_dim, self.vdim or self.embed_dim, self.embed_dim, self.bias, self.bias,
+            cross=len(inputs) > 1,
         )
 
     def output_shape(self, *inputs: Shape) -> Shape:
@@ -250,4 +439,5 @@ class MultiheadAttention(Layer):
         # F.multi_head_attention_forward projects a single input (self-attention) with one
         # packed in_proj, so Q, K and V are views of one tensor; separate inputs get three.
         path = "eager-scaled-query" if self.need_weights else "fused"
-        return self.parts(*inputs).saved(path, self.dropout, packed=len(inputs) == 1, inputs=len(inputs))
+        return self.parts(*inputs).saved(path, self.dropout, packed=len(inputs) == 1, inputs=tuple(range(len(inputs))))
+

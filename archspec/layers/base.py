@@ -228,6 +228,20 @@ class Layer(GraphFields):
         """Elements an autoregressive decoder caches for later tokens (attention keys and values)."""
         return 0
 
+    def weights_read(self, *inputs: Shape) -> Value:
+        """Parameters one pass reads (all of them, unless some are not needed: a cached memory's projections)."""
+        return self.param_count(*inputs)
+
+    def cache_read_elements(self, *inputs: Shape) -> Value:
+        """Cache elements a pass reads (the past keys and values of a decode step)."""
+        return 0
+
+    def in_decode_step(self, past: Value, live: tuple[bool, ...]) -> "Layer":
+        """This layer as it runs to generate one token per sequence with `past` tokens
+        cached; live[i] says whether input i is computed in the step (False: it comes from
+        the encoder, whose outputs are cached)."""
+        return self
+
     def is_view(self, training: bool) -> bool:
         """Whether the output shares the first input's storage (training: in train mode)."""
         return self.view

@@ -161,15 +161,33 @@ class RMSNorm(_PerRowNorm):
 
     - params = prod(normalized_shape) with elementwise_affine
     - other FLOPs = numel * 3 (square, sum, scale by 1/rms) + rows * 3 (divide by the count,
-      add eps, rsqrt) + numel (the weight) with elementwise_affine
+      add eps, rsqrt) + numel (the weight) with elementwise_affine (+ prod(normalized_shape)
+      for 1 + weight with weight_offset)
     """
 
     type: Literal["RMSNorm"]
     normalized_shape: SizeOrList | None = Field(None, description="default: the last dim; checked when given")
     eps: float | None = None
     elementwise_affine: bool = True
+    weight_offset: Literal[0, 1] = Field(0, description="1: scale by (1 + weight), as Gemma's RMSNorm (+1 FLOP per weight)")
+    kernel: Literal["fused", "eager"] = Field(
+        "fused",
+        description="fused: torch.nn.RMSNorm's kernel (keeps the input and 1/rms per row); eager: written out as "
+        "HuggingFace models do (also keeps the normalized input, and the (1 + weight) tensor with weight_offset)",
+    )
     costs = (3, 3)
     saved_per_row = 1
+
+    def other_flops(self, x: Shape, out: Shape) -> Value:
+        offset = product(self._normalized(x)) if self.weight_offset and self.elementwise_affine else 0
+        return super().other_flops(x, out) + offset
+
+    def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
+        kept = super().saved_for_backward(x, out)
+        if self.kernel == "fused" or not self.elementwise_affine:
+            return kept
+        offset = (Saved(numel=product(self._normalized(x))),) if self.weight_offset else ()
+        return (*kept, Saved(numel=product(x)), *offset)  # x * (1/rms), which the weight multiplies
 
     _normalized = LayerNorm._normalized
 

@@ -1,0 +1,143 @@
+"""Mixture of experts: a router sends each token to top_k of num_experts expert networks.
+
+    - {type: MoE, num_experts: 8, top_k: 2, expert: SwiGLU, expert_args: {d_ff: 14336}}
+
+The expert network is any block of the spec (one input, same width out); an optional
+shared expert block runs on every token. The analysis (archspec.engine) applies the
+expert block once to the routed tokens, a (T*k, D) tensor for T tokens, so its MACs,
+FLOPs and saved tensors follow the routed tokens, and counts its weights num_experts
+times; `active_params` counts them top_k times (what one token touches). Around the
+experts, two rows (docs/counting.md): the gate (router) and the combine:
+
+    - gate: params = D*E (+ E with router_bias); MACs = T*D*E (the router's logits);
+      other FLOPs = T * (softmax 5E - 2 or sigmoid 3E, + E with a correction bias, top-k
+      selection k*(E - 1) comparisons, renormalisation 2k - 1 with norm_topk)
+    - combine: other FLOPs = T*k*D multiplies + T*(k - 1)*D adds (+ T*D with a shared expert)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal, Union
+
+from pydantic import AfterValidator, Field, StrictInt, field_validator
+from typing_extensions import Annotated
+
+from archspec.dims import Value, product
+from archspec.errors import ExprError, LayerError
+from archspec.expr import parse
+from archspec.layers import register
+from archspec.layers.base import Layer, Saved, Shape, Size, format_shape
+
+
+def _block_args(values: dict[str, Any]) -> dict[str, Any]:
+    parsed = {}
+    for name, value in values.items():
+        if value is None:
+            raise ValueError(f"{name}: a block argument needs a value, found null")
+        try:
+            parsed[name] = parse(str(value) if isinstance(value, float) else value)
+        except ExprError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+    return parsed
+
+
+BlockArgs = Annotated[dict[str, Union[StrictInt, float, str]], AfterValidator(_block_args)]
+
+
+@register
+class MoE(Layer):
+    """A mixture of experts layer (see the module docstring). Input (*, D) -> (*, D)."""
+
+    type: Literal["MoE"]
+    num_experts: Size
+    top_k: Size
+    expert: str = Field(description="the block every routed expert is (one input, the model width out)")
+    expert_args: BlockArgs = Field(default_factory=dict, description="arguments of the expert block")
+    shared_expert: str | None = Field(None, description="a block every token also passes (DeepSeek, Qwen2-MoE)")
+    shared_args: BlockArgs = Field(default_factory=dict, description="arguments of the shared expert block")
+    router: Literal["softmax", "sigmoid"] = Field("softmax", description="how the router scores experts")
+    router_bias: bool = Field(False, description="a bias on the router's logits")
+    correction_bias: bool = Field(False, description="a per-expert buffer added to the scores for the choice (DeepSeek-V3)")
+    norm_topk: bool = Field(True, description="renormalise the top-k weights to sum to 1")
+    arity: ClassVar[tuple[int, int | None]] = (1, 1)
+
+    @field_validator("expert", "shared_expert")
+    @classmethod
+    def _is_name(cls, value: str | None) -> str | None:
+        if value is not None and not value.isidentifier():
+            raise ValueError(f"expected the name of a block, found {value!r}")
+        return value
+
+    def blocks(self) -> dict[str, tuple[str, dict[str, Any]]]:
+        """The blocks this layer applies, by role: {"experts": (name, args), "shared_experts": ...}."""
+        found = {"experts": (self.expert, self.expert_args)}
+        if self.shared_expert is not None:
+            found["shared_experts"] = (self.shared_expert, self.shared_args)
+        return found
+
+    # ---- the gate row: router logits, scores, choice; its output is the dispatched tokens
+    def output_shape(self, x: Shape) -> Shape:
+        """The tokens the experts process: every token top_k times, (T*k, D)."""
+        if len(x) < 2:
+            raise LayerError(f"expected an input (*, D), got {format_shape(x)}")
+        if isinstance(self.top_k, int) and isinstance(self.num_experts, int) and self.top_k > self.num_experts:
+            raise LayerError(f"top_k={self.top_k} is more than num_experts={self.num_experts}")
+        return (product(x[:-1]) * self.top_k, x[-1])
+
+    def param_count(self, x: Shape) -> Value:
+        return x[-1] * self.num_experts + (self.num_experts if self.router_bias else 0)
+
+    def buffer_count(self, x: Shape) -> Value:
+        return self.num_experts if self.correction_bias else 0
+
+    def macs(self, x: Shape, out: Shape) -> Value:
+        return product(x[:-1]) * x[-1] * self.num_experts
+
+    def other_flops(self, x: Shape, out: Shape) -> Value:
+        experts, k = self.num_experts, self.top_k
+        scores = 5 * experts - 2 if self.router == "softmax" else 3 * experts
+        per_token = scores + experts * (int(self.router_bias) + int(self.correction_bias)) + k * (experts - 1)
+        per_token += (2 * k - 1) if self.norm_topk else 0
+        return product(x[:-1]) * per_token
+
+    def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
+        """The router's input, its float32 scores, the chosen experts' indices and weights."""
+        tokens, k = product(x[:-1]), self.top_k
+        return (
+            Saved(input=0),
+            Saved(numel=tokens * self.num_experts, dtype="float32"),
+            Saved(numel=tokens * k, dtype="int64"),
+            Saved(numel=tokens * k),
+        )
+
+    def combine(self, x: Shape) -> "MoECombine":
+        """The row after the experts: their outputs weighted and summed per token."""
+        return MoECombine.model_construct(
+            type="MoECombine", top_k=self.top_k, tokens_shape=tuple(x), shared=self.shared_expert is not None
+        )
+
+
+class MoECombine(Layer):
+    """The weighted sum of each token's top_k expert outputs (plus the shared expert's):
+    inputs the experts' outputs (T*k, D) [and the shared expert's (*, D)] -> (*, D).
+
+    - other FLOPs = T*k*D multiplies + T*(k - 1)*D adds (+ T*D with a shared expert)
+    - saved: the experts' outputs and each routed token's weight and index
+    """
+
+    type: Literal["MoECombine"]
+    top_k: Any
+    tokens_shape: Any
+    shared: bool = False
+    arity: ClassVar[tuple[int, int | None]] = (1, 2)
+
+    def output_shape(self, *inputs: Shape) -> Shape:
+        return self.tokens_shape
+
+    def other_flops(self, *inputs: Shape, out: Shape) -> Value:
+        tokens, width, k = product(self.tokens_shape[:-1]), self.tokens_shape[-1], self.top_k
+        return tokens * (k * width + (k - 1) * width + (width if self.shared else 0))
+
+    def saved_for_backward(self, *inputs: Shape, out: Shape) -> tuple[Saved, ...]:
+        routed = product(inputs[0][:-1])
+        return (Saved(input=0), Saved(numel=routed), Saved(numel=routed, dtype="int64"))
