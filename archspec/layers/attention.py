@@ -58,6 +58,7 @@ class AttentionParts:
     score_bias: bool = False  # an additive bias on the scores (relative positions, ALiBi)
     rope_dim: Value = 0  # rotated dims per query and key head
     rope_key_heads: Value | None = None  # heads the key rotation applies to; default kv_heads
+    value_storage: Value | None = None  # elements of the tensor V is a view of, when saving V keeps all of it
 
     @property
     def value_head_dim(self) -> Value:
@@ -189,6 +190,8 @@ class AttentionParts:
         }[path]
         if packed:
             given = (query + key + value,)
+        elif self.value_storage is not None and path in ("fused", "eager"):
+            given = (query, key, self.value_storage)
         kept = [Saved(numel=size) for size in (*given, *copies)]
         scores = self.lead * self.heads * self.queries * keys
         if path == "fused":

@@ -11,12 +11,13 @@ qk_rope_head_dim values, for all heads together.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from archspec.costs import flops_per_element
-from archspec.dims import Value, definitely_equal, product
+from archspec.dims import Value, definitely_equal, is_concrete, product
 from archspec.errors import LayerError
 from archspec.layers import register
 from archspec.layers.attention import AttentionParts
@@ -110,6 +111,9 @@ class LatentAttention(Layer):
         Attention (K per head, the no-position and rotary parts together), and the context."""
         parts = self.parts(x, rotary)
         tokens, r = product(x[:-1]), self.kv_lora_rank
+        if is_concrete(x[0]) and x[0] == 1 and not self.past:
+            # one sequence: V reshaped from the up-projection is a view, so keeping it keeps K's part too
+            parts = replace(parts, value_storage=tokens * self.num_heads * (self.qk_nope_head_dim + self.v_head_dim))
         saved = [Saved(input=0)]
         if self.q_lora_rank:
             saved += [Saved(numel=tokens * self.q_lora_rank), Saved(numel=tokens), Saved(numel=tokens * self.q_lora_rank)]

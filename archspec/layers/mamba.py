@@ -19,7 +19,7 @@ from typing import Literal
 from pydantic import Field
 
 from archspec.costs import flops_per_element
-from archspec.dims import Value, ceildiv, product
+from archspec.dims import Value, ceildiv, is_concrete, product
 from archspec.errors import LayerError
 from archspec.layers import register
 from archspec.layers.base import Count, Layer, Saved, Shape, Size, format_shape
@@ -99,8 +99,10 @@ class Mamba(Layer):
         return (
             *common,
             Saved(numel=batch * d * (length + k - 1)),  # the conv's output, before the slice to L
-            # SiLU(x) and its copy for x_proj, Δ before and after softplus, x and Δ broadcast over the states
-            *(Saved(numel=tokens * d) for _ in range(6)),
+            # SiLU(x), Δ before and after softplus, x and Δ broadcast over the states
+            *(Saved(numel=tokens * d) for _ in range(5)),
+            # x_proj's input, a copy of SiLU(x) made by a reshape (a view when the batch is 1)
+            *((Saved(numel=tokens * d),) if not (is_concrete(batch) and batch == 1) else ()),
             Saved(numel=d * n), Saved(numel=d * n),  # A = -exp(A_log), broadcast
             Saved(numel=tokens * d * n), Saved(numel=tokens * d * n),  # exp(Δ A), Δ B
             Saved(numel=batch * (length + 1) * d * n),  # the initial state and one state per step

@@ -11,7 +11,8 @@ experts, two rows (docs/counting.md): the gate (router) and the combine:
 
     - gate: params = D*E (+ E with router_bias); MACs = T*D*E (the router's logits);
       other FLOPs = T * (softmax 5E - 2 or sigmoid 3E, + E with a correction bias, top-k
-      selection k*(E - 1) comparisons, renormalisation 2k - 1 with norm_topk)
+      selection k*(E - 1) comparisons, renormalisation 2k - 1 with norm_topk; with G groups:
+      + G*(2*(E/G - 1) + 1) group scores, topk_groups*(G - 1) comparisons, E selects)
     - combine: other FLOPs = T*k*D multiplies + T*(k - 1)*D adds (+ T*D with a shared expert)
 """
 
@@ -26,7 +27,7 @@ from archspec.dims import Value, product
 from archspec.errors import ExprError, LayerError
 from archspec.expr import parse
 from archspec.layers import register
-from archspec.layers.base import Layer, Saved, Shape, Size, format_shape
+from archspec.layers.base import Count, Layer, Saved, Shape, Size, exact_div, format_shape
 
 
 def _block_args(values: dict[str, Any]) -> dict[str, Any]:
@@ -59,6 +60,8 @@ class MoE(Layer):
     router_bias: bool = Field(False, description="a bias on the router's logits")
     correction_bias: bool = Field(False, description="a per-expert buffer added to the scores for the choice (DeepSeek-V3)")
     norm_topk: bool = Field(True, description="renormalise the top-k weights to sum to 1")
+    groups: Count = Field(0, description="group-limited routing (DeepSeek-V3): experts in this many groups; 0: none")
+    topk_groups: Count = Field(0, description="with groups: the groups a token's experts may come from")
     arity: ClassVar[tuple[int, int | None]] = (1, 1)
 
     @field_validator("expert", "shared_expert")
@@ -98,16 +101,27 @@ class MoE(Layer):
         scores = 5 * experts - 2 if self.router == "softmax" else 3 * experts
         per_token = scores + experts * (int(self.router_bias) + int(self.correction_bias)) + k * (experts - 1)
         per_token += (2 * k - 1) if self.norm_topk else 0
+        if self.groups:
+            # each group's score is the sum of its top 2 (2 passes of a max, an add); the top groups
+            # (topk_groups passes over the groups); the others masked out (a select per expert)
+            per_group = exact_div(experts, self.groups, "num_experts must be divisible by groups")
+            per_token += self.groups * (2 * (per_group - 1) + 1) + self.topk_groups * (self.groups - 1) + experts
         return product(x[:-1]) * per_token
 
     def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
-        """The router's input, its float32 scores, the chosen experts' indices and weights."""
+        """The router's input, its float32 scores, the chosen experts' indices (and, with
+        norm_topk, the weights and their sum per token, which the renormalisation divides)."""
         tokens, k = product(x[:-1]), self.top_k
+        norm = (Saved(numel=tokens * k), Saved(numel=tokens)) if self.norm_topk else ()
+        # group-limited routing: the top 2 per group, the chosen groups, the mask over the experts
+        grouped = (
+            (Saved(numel=tokens * self.groups * 2, dtype="int64"), Saved(numel=tokens * self.topk_groups, dtype="int64"),
+             Saved(numel=tokens * self.num_experts, dtype="bool"))
+            if self.groups else ()
+        )
         return (
-            Saved(input=0),
-            Saved(numel=tokens * self.num_experts, dtype="float32"),
-            Saved(numel=tokens * k, dtype="int64"),
-            Saved(numel=tokens * k),
+            Saved(input=0), Saved(numel=tokens * self.num_experts, dtype="float32"), *grouped,
+            Saved(numel=tokens * k, dtype="int64"), *norm,
         )
 
     def combine(self, x: Shape) -> "MoECombine":
@@ -122,7 +136,9 @@ class MoECombine(Layer):
     inputs the experts' outputs (T*k, D) [and the shared expert's (*, D)] -> (*, D).
 
     - other FLOPs = T*k*D multiplies + T*(k - 1)*D adds (+ T*D with a shared expert)
-    - saved: the experts' outputs and each routed token's weight and index
+    - saved (as HuggingFace's per-expert loop: gather, weight, index_add_): the experts'
+      outputs and the weighted outputs, each routed token's weight, and its token and
+      position indices (int64)
     """
 
     type: Literal["MoECombine"]
@@ -140,4 +156,7 @@ class MoECombine(Layer):
 
     def saved_for_backward(self, *inputs: Shape, out: Shape) -> tuple[Saved, ...]:
         routed = product(inputs[0][:-1])
-        return (Saved(input=0), Saved(numel=routed), Saved(numel=routed, dtype="int64"))
+        return (
+            Saved(input=0), Saved(numel=product(inputs[0])), Saved(numel=routed),
+            Saved(numel=routed, dtype="int64"), Saved(numel=routed, dtype="int64"),
+        )

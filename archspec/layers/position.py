@@ -35,6 +35,7 @@ class RotaryEmbedding(Layer):
     layers with `rotary: true` read it and rotate `dim` dims of each query and key head.
 
     - other FLOPs = L*dim/2 (positions x inverse frequencies) + 2*L*dim (cos and sin); no params
+    - buffers = dim: the dim/2 inverse frequencies, twice (HuggingFace keeps inv_freq and original_inv_freq)
     """
 
     type: Literal["RotaryEmbedding"]
@@ -48,6 +49,9 @@ class RotaryEmbedding(Layer):
 
     def other_flops(self, x: Shape, out: Shape) -> Value:
         return x[1] * self.dim // 2 + 2 * x[1] * self.dim
+
+    def buffer_count(self, x: Shape) -> Value:
+        return self.dim
 
 
 @register
