@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "--backward", action="store_true", help="add the backward pass to flops (default: 2x the forward matmul FLOPs)"
     )
+    _add_decode_option(analyze)
     add_spec_command("validate", "check a spec (format and shapes) without printing the analysis")
     compare = add_spec_command("compare", "every counting convention side by side, per layer type, and why they differ")
     compare.add_argument("--format", choices=("table", "json", "markdown"), default="table", help="output format (default: table)")
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     formula.add_argument("--approx", action="store_true", help="drop floor divisions: a smooth formula, labelled approximate")
     _add_memory_options(formula, "with memory metrics: ")
+    _add_decode_option(formula)
 
     fit = add_spec_command("fit", "the largest value of one param that keeps a cost within a budget")
     fit.add_argument("--for", dest="target", required=True, metavar="NAME", help="the param to solve for, e.g. B")
@@ -113,10 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
         budgets.add_argument(f"--{metric}", metavar="BUDGET", help=f"{metric} <= BUDGET (e.g. 4.1G, 1e12)")
     budgets.add_argument("--memory", metavar="BYTES", help="training (or --inference) total memory <= BYTES, e.g. 24GiB")
     _add_memory_options(fit, "with --memory: ")
+    _add_decode_option(fit)
     fit.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
 
     memory = add_spec_command("memory", "weights, gradients, optimizer state, saved activations, inference peak and KV cache")
     _add_memory_options(memory)
+    _add_decode_option(memory)
     memory.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     memory.add_argument("--per-layer", action="store_true", help="saved activations and KV cache per layer too")
 
@@ -200,7 +204,7 @@ def _run(args: argparse.Namespace) -> int:
     from archspec.engine import analyze
 
     bindings, limits = _bindings_and_limits(args)
-    counting = {"convention": args.convention, "backward": args.backward} if args.command == "analyze" else {}
+    counting = {"convention": args.convention, "backward": args.backward, "decode": args.decode} if args.command == "analyze" else {}
     report = analyze(args.spec, limits=limits, **counting, **bindings)
     if args.command == "validate":
         from archspec.formats import shape_text
@@ -232,6 +236,15 @@ def _bindings_and_limits(args: argparse.Namespace):
             raise _UsageError(f"--limit takes one of {', '.join(Limits.names())} = a whole number, found {name}={value}")
         limits[name] = int(value)
     return bindings, Limits(**limits)
+
+
+def _add_decode_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--decode",
+        action="store_true",
+        help="one decode step: one new token per sequence against P cached tokens (--set P=N; default: the "
+        "sequence length param's value); the encoder of an encoder-decoder does not run",
+    )
 
 
 def _add_memory_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
@@ -276,15 +289,19 @@ def _formula(args: argparse.Namespace) -> int:
     from archspec.engine import analyze
     from archspec.formula import METRICS, divisibility, divisible_binding, formulas, render_formulas
 
-    from archspec.memory import KEYS, memory
+    from archspec.memory import DECODE_KEYS, KEYS, memory
 
     bindings, limits = _bindings_and_limits(args)
     options = _memory_options(args)
+    if args.decode and options.training:
+        options = replace(options, training=False)  # a decode step is inference
     training_only = ("gradients", "optimizer", "master_weights", "saved_activations", "training_total")
     inference_only = ("inference_peak", "kv_cache", "inference_total")
     # "buffers" stays the analysis metric (elements); their bytes are part of the totals
-    memory_names = tuple(key for key in KEYS if key not in METRICS)
+    memory_names = tuple(key for key in (*KEYS, *DECODE_KEYS) if key not in METRICS)
     memory_keys = [key for key in memory_names if key not in (inference_only if options.training else training_only)]
+    if not args.decode:
+        memory_keys = [key for key in memory_keys if key not in DECODE_KEYS]
     names = [name for part in _names(args.metric) for name in (memory_keys if part == "memory" else [part])]
     metrics = METRICS if args.metric == "all" else tuple(names)
     if not metrics or any(m not in METRICS + memory_names for m in metrics):
@@ -300,14 +317,17 @@ def _formula(args: argparse.Namespace) -> int:
         bindings[name], mapping = divisible_binding(name, divisor)
         back.update(mapping)
         notes.append(f"assuming {name} % {divisor} == 0")
-    report = analyze(args.spec, limits=limits, **bindings)
+    report = analyze(args.spec, limits=limits, decode=args.decode, **bindings)
     if back:
         report = report.xreplace(back)
     if args.approx:
         notes.append("APPROXIMATE: floor divisions dropped (exact where every division is exact)")
     totals = dict(report.totals)
     if any(m in memory_names for m in metrics):
-        totals.update({key: value for key, value in memory(report, options).totals.items() if key in memory_names})
+        if any(m in DECODE_KEYS for m in metrics) and not args.decode:
+            raise _UsageError(f"{', '.join(DECODE_KEYS)} are figures of a decode step: add --decode")
+        result = memory(report, options)
+        totals.update({key: value for key, value in {**result.totals, **(result.decode or {})}.items() if key in memory_names})
     free = sorted({str(s) for m in metrics if hasattr(totals[m], "free_symbols") for s in totals[m].free_symbols})
     per_layer = None
     if args.per_layer:
@@ -323,11 +343,13 @@ def _memory(args: argparse.Namespace) -> int:
     from archspec.engine import analyze
     from archspec.dims import is_concrete
     from archspec.formats import grouped, human_bytes
-    from archspec.memory import KEYS, memory
+    from archspec.memory import DECODE_KEYS, KEYS, memory
 
     bindings, limits = _bindings_and_limits(args)
     options = _memory_options(args)
-    report = analyze(args.spec, limits=limits, **bindings)
+    if args.decode:
+        options = replace(options, training=False)  # a decode step is inference
+    report = analyze(args.spec, limits=limits, decode=args.decode, **bindings)
     result = memory(report, options)
     if args.format == "json":
         data = {
@@ -335,22 +357,34 @@ def _memory(args: argparse.Namespace) -> int:
             "options": {k: getattr(options, k) for k in options.__dataclass_fields__},
             "memory": {k: _plain(v) for k, v in result.totals.items()},
         }
+        if result.decode is not None:
+            data["decode"] = {"P": _plain(report.params["P"]), **{k: _plain(v) for k, v in result.decode.items()}}
         data["layers"] = [{k: _plain(v) for k, v in layer.items()} for layer in result.layers]
         print(json.dumps(data, indent=2))
         return EXIT_OK
     mode = "training" if options.training else "inference"
+    if result.decode is not None:
+        mode = f"decode step (P={report.params['P']} cached tokens)"
     print(f"{report.name}: {mode} memory, {options.dtype}" + (f", {options.optimizer}" if options.training else ""))
-    width = max(len(k) for k in KEYS)
+    width = max(len(k) for k in (*KEYS, *DECODE_KEYS))
+
+    def show(key, value):
+        if is_concrete(value):
+            print(f"  {key.ljust(width)}  {human_bytes(value):>12}  {grouped(value)} B")
+        else:  # a formula in the free params, in bytes
+            print(f"  {key.ljust(width)}  {value} B")
+
     for key in KEYS:
         value = result.totals[key]
         if value == 0 and key not in ("weights", "training_total", "inference_total"):
             continue
         if key == "training_total" and not options.training:
             continue
-        if is_concrete(value):
-            print(f"  {key.ljust(width)}  {human_bytes(value):>12}  {grouped(value)} B")
-        else:  # a formula in the free params, in bytes
-            print(f"  {key.ljust(width)}  {value} B")
+        show(key, value)
+    if result.decode is not None:
+        print("  read by one step:")
+        for key, value in result.decode.items():
+            show(key, value)
     if args.per_layer:
         for layer in result.layers:
             if layer["saved_activations"] or layer["kv_cache"]:
@@ -374,12 +408,14 @@ def _fit(args: argparse.Namespace) -> int:
     budget = parse_budget(getattr(args, metric))
     name = args.target
     bindings[name] = None
-    report = analyze(args.spec, limits=limits, **bindings)
+    report = analyze(args.spec, limits=limits, decode=args.decode, **bindings)
     if metric == "memory":
         from archspec.memory import memory
 
         options = _memory_options(args)
-        key = "training_total" if args.training else "inference_total"
+        if args.decode:
+            options = replace(options, training=False)  # decoding: weights, KV cache and one token's activations
+        key = "training_total" if options.training else "inference_total"
         formula = memory(report, options).totals[key]
         report = replace(report, totals={**report.totals, "memory": formula})
     else:
@@ -400,7 +436,7 @@ def _fit(args: argparse.Namespace) -> int:
             parts = memory(report.subs(**{name: n}), options).totals
             keys = (
                 ("weights", "buffers", "inference_peak", "kv_cache")
-                if not args.training
+                if not options.training
                 else ("weights", "buffers", "gradients", "optimizer", "master_weights", "saved_activations")
             )
             return {key: parts[key] for key in keys if parts[key]}

@@ -69,15 +69,29 @@ def to_json(report: Report) -> str:
 
 
 _COLUMNS = ("name", "type", "output shape", "params", "MACs", "FLOPs")
+_ACTIVE_COLUMNS = ("name", "type", "output shape", "params", "active", "MACs", "FLOPs")
+
+
+def _has_experts(report: Report) -> bool:
+    """Whether some params are not active for every token (routed experts): show both columns."""
+    return any(row.experts is not None for row in report.layers) or report.totals["active_params"] != report.totals["params"]
+
+
+def _columns(report: Report) -> tuple[str, ...]:
+    return _ACTIVE_COLUMNS if _has_experts(report) else _COLUMNS
 
 
 def _rows(report: Report, number) -> list[list[str]]:
-    rows = [
-        [_row_name(row), row.type, shapes_text(row.output_shapes), number(row.params), number(row.macs), number(row.flops)]
-        for row in report.layers
-    ]
+    active = _has_experts(report)
+    rows = []
+    for row in report.layers:
+        if row.idle:
+            continue  # a decode step: the layer does not run
+        counts = [row.params, row.active_params] if active else [row.params]
+        rows.append([_row_name(row), row.type, shapes_text(row.output_shapes), *map(number, [*counts, row.macs, row.flops])])
     totals = report.totals
-    rows.append(["total", "", "", number(totals["params"]), number(totals["macs"]), number(totals["flops"])])
+    counts = [totals["params"], totals["active_params"]] if active else [totals["params"]]
+    rows.append(["total", "", "", *map(number, [*counts, totals["macs"], totals["flops"]])])
     return rows
 
 
@@ -87,27 +101,43 @@ def _row_name(row) -> str:
     return f"{name} (shares {row.shares})" if row.shares else name
 
 
+def summary(report: Report) -> str:
+    """The totals line under a table: exact counts."""
+    totals = report.totals
+    active = f"active params {grouped(totals['active_params'])}, " if _has_experts(report) else ""
+    return (
+        f"params {grouped(totals['params'])}, {active}buffers {grouped(totals['buffers'])}, "
+        f"MACs {grouped(totals['macs'])}, FLOPs {grouped(totals['flops'])}, "
+        f"activations {grouped(totals['activations'])} elements"
+    )
+
+
+def headline(report: Report) -> str:
+    """The first line of a table: inputs, outputs, and for a decode step what it is."""
+    inputs = ", ".join(f"{name} {shape_text(shape)}" for name, shape in report.inputs.items())
+    outputs = ", ".join(f"{name} {shape_text(shape)}" for name, shape in report.outputs.items())
+    line = f"{report.name}: input {inputs} -> output {outputs}"
+    if report.decode:
+        idle = sum(1 for row in report.layers if row.idle)
+        line += f"\ndecode step: one new token per sequence, P = {report.params.get('P')} tokens cached"
+        line += f"; {idle} layers idle (their outputs are cached)" if idle else ""
+    return line
+
+
 def to_table(report: Report) -> str:
+    columns = _columns(report)
     rows = _rows(report, human)
-    widths = [max(len(str(cell)) for cell in column) for column in zip(_COLUMNS, *rows)]
-    numeric = {3, 4, 5}
+    widths = [max(len(str(cell)) for cell in column) for column in zip(columns, *rows)]
+    numeric = set(range(3, len(columns)))
 
     def line(cells) -> str:
         parts = [cell.rjust(w) if i in numeric else cell.ljust(w) for i, (cell, w) in enumerate(zip(cells, widths))]
         return "  ".join(parts).rstrip()
 
-    inputs = ", ".join(f"{name} {shape_text(shape)}" for name, shape in report.inputs.items())
-    outputs = ", ".join(f"{name} {shape_text(shape)}" for name, shape in report.outputs.items())
-    rule = "-" * len(line(_COLUMNS))
-    lines = [f"{report.name}: input {inputs} -> output {outputs}", rule, line(_COLUMNS), rule]
+    rule = "-" * len(line(columns))
+    lines = [headline(report), rule, line(columns), rule]
     lines += [line(row) for row in rows[:-1]]
-    lines += [rule, line(rows[-1])]
-    totals = report.totals
-    lines.append(
-        f"params {grouped(totals['params'])}, buffers {grouped(totals['buffers'])}, "
-        f"MACs {grouped(totals['macs'])}, FLOPs {grouped(totals['flops'])}, "
-        f"activations {grouped(totals['activations'])} elements"
-    )
+    lines += [rule, line(rows[-1]), summary(report)]
     return "\n".join(lines)
 
 
@@ -117,9 +147,10 @@ def _markdown_number(value: Value) -> str:
 
 
 def to_markdown(report: Report) -> str:
+    columns = _columns(report)
     rows = _rows(report, _markdown_number)
-    header = "| " + " | ".join(_COLUMNS) + " |"
-    align = "|" + "|".join(" ---: " if i >= 3 else " --- " for i in range(len(_COLUMNS))) + "|"
+    header = "| " + " | ".join(columns) + " |"
+    align = "|" + "|".join(" ---: " if i >= 3 else " --- " for i in range(len(columns))) + "|"
     body = ["| " + " | ".join(f"`{c}`" if i == 2 and c else c for i, c in enumerate(row)) + " |" for row in rows[:-1]]
     last = rows[-1]
     body.append("| **total** | | | " + " | ".join(f"**{c}**" for c in last[3:]) + " |")
@@ -129,7 +160,7 @@ def to_markdown(report: Report) -> str:
 def to_csv(report: Report) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["name", "type", "input_shapes", "output_shapes", "params", "buffers", "macs", "flops"])
+    writer.writerow(["name", "type", "input_shapes", "output_shapes", "params", "active_params", "buffers", "macs", "flops"])
     for row in report.layers:
         writer.writerow(
             [
@@ -137,9 +168,9 @@ def to_csv(report: Report) -> str:
                 row.type,
                 shapes_text(row.input_shapes),
                 shapes_text(row.output_shapes),
-                *(str(as_plain(v)) for v in (row.params, row.buffers, row.macs, row.flops)),
+                *(str(as_plain(v)) for v in (row.params, row.active_params, row.buffers, row.macs, row.flops)),
             ]
         )
     t = report.totals
-    writer.writerow(["total", "", "", "", *(str(as_plain(t[k])) for k in ("params", "buffers", "macs", "flops"))])
+    writer.writerow(["total", "", "", "", *(str(as_plain(t[k])) for k in ("params", "active_params", "buffers", "macs", "flops"))])
     return buffer.getvalue().rstrip("\n")

@@ -181,7 +181,10 @@ def fit(
     while metric_at(high) <= budget:
         low, high = high, high * 2
         if high > MAX_FIT:
-            raise FormulaError(f"{metric} stays within the budget for every {name} up to {MAX_FIT}: it does not grow with {name}")
+            raise FormulaError(
+                f"{metric} stays within the budget for every {name} up to {MAX_FIT}: it stops growing with {name} "
+                "(a sliding window, a fixed state), so there is no largest value"
+            )
     while high - low > 1:  # metric(low) <= budget < metric(high)
         middle = (low + high) // 2
         if metric_at(middle) <= budget:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from archspec.dims import Value, as_plain, ceildiv, maximum, total
+from archspec.dims import Value, as_plain, ceildiv, maximum, minimum, product, total
 from archspec.errors import ArchspecError
 from archspec.report import Report
 
@@ -27,6 +27,8 @@ KEYS = (
     "weights", "buffers", "gradients", "optimizer", "master_weights", "saved_activations",
     "inference_peak", "kv_cache", "training_total", "inference_total",
 )
+# a decode step (Report.decode): what one step reads from memory
+DECODE_KEYS = ("weights_read", "kv_cache_read", "bytes_read")
 
 
 class MemoryOptionsError(ArchspecError):
@@ -76,6 +78,7 @@ class Memory:
     totals: dict[str, Value]
     layers: list[dict[str, Any]] = field(default_factory=list)
     options: MemoryOptions = MemoryOptions()
+    decode: dict[str, Value] | None = None  # DECODE_KEYS for a decode step's report
 
 
 def _bytes(count: Value, dtype: str) -> Value:
@@ -176,6 +179,25 @@ def inference_peak(report: Report, options: MemoryOptions) -> Value:
     return sympy.Max(*peaks)
 
 
+def weights_read(row) -> Value:
+    """Parameters a decode step reads for one row: a routed expert's weights only for the
+    experts its tokens use, at most one per routed token (T*k rows of the expert input)."""
+    if row.experts is None:
+        return row.weights_read
+    experts, _ = row.experts
+    routed = product(row.input_shapes[0][:-1])
+    one = row.weights_read // experts if isinstance(experts, int) and isinstance(row.weights_read, int) else row.weights_read / experts
+    return as_plain(one * minimum(experts, routed))
+
+
+def decode_traffic(report: Report, options: MemoryOptions) -> dict[str, Value]:
+    """Bytes one decode step reads: the weights of the layers that run and the KV cache of the
+    past tokens (each read once; activations of one token are left out, docs/memory.md)."""
+    weights = _bytes(total(weights_read(row) for row in report.layers if not row.idle), options.dtype)
+    cache = _bytes(total(row.kv_cache_read for row in report.layers), options.dtype)
+    return {"weights_read": weights, "kv_cache_read": cache, "bytes_read": as_plain(weights + cache)}
+
+
 def memory(report: Report, options: MemoryOptions | None = None) -> Memory:
     """The memory breakdown of an analyzed network (see the module docstring)."""
     options = options or MemoryOptions()
@@ -208,4 +230,4 @@ def memory(report: Report, options: MemoryOptions | None = None) -> Memory:
         {"name": row.name, "type": row.type, "saved_activations": value, "kv_cache": _bytes(row.kv_cache, options.dtype)}
         for row, value in zip(report.layers, per_layer)
     ]
-    return Memory(totals, layers, options)
+    return Memory(totals, layers, options, decode_traffic(report, options) if report.decode else None)

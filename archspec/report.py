@@ -229,7 +229,8 @@ def _merge_rows(rows: list[LayerRow], depth: int) -> LayerRow:
     first, last = rows[0], rows[-1]
     sums = {key: total(getattr(row, key) for row in rows) for key in (*TOTAL_KEYS, *ROW_MEMORY_KEYS)}
     return LayerRow(
-        first.path[:depth], first.types[:depth], first.input_shapes, last.output_shapes, **sums, times=first.times
+        first.path[:depth], first.types[:depth], first.input_shapes, last.output_shapes, **sums, times=first.times,
+        idle=all(row.idle for row in rows),
     )
 
 
