@@ -270,3 +270,36 @@ def test_a_tied_head_counts_its_macs_but_not_the_shared_weight():
         archspec.analyze(spec)
     spec["layers"][1].update(out_features=100, shares="wtf")
     assert any("shares: unknown layer 'wtf'; did you mean 'wte'?" in m for _, m in problems(spec))
+
+
+def encoder_decoder(n_layers):
+    """A decoder block that reads the encoder output, repeated: its depth can be a param."""
+    return {
+        "params": {"B": 2, "T": 6, "S": 9, "N": n_layers},
+        "inputs": {"tokens": {"shape": ["B", "T", 16]}, "memory": {"shape": ["B", "S", 16]}},
+        "blocks": {"Decoder": {"inputs": ["x", "encoder_output"], "layers": [
+            {"name": "self_attn", "type": "Attention", "num_heads": 2, "causal": True, "from": "x"},
+            {"name": "cross_attn", "type": "Attention", "num_heads": 2, "from": ["self_attn", "encoder_output"]},
+            {"name": "residual", "type": "Add", "from": ["cross_attn", "x"]},
+        ]}},
+        "layers": [{"name": "decoder", "type": "Decoder", "from": ["tokens", "memory"], "repeat": "N"}],
+    }
+
+
+@given(st.integers(0, 5))
+def test_a_block_with_several_inputs_repeats_over_its_first_input(n_layers):
+    report = archspec.analyze(encoder_decoder(n_layers))
+    one = archspec.analyze(encoder_decoder(1))
+    for key in ("params", "macs", "flops", "activations"):
+        assert report.totals[key] == n_layers * one.totals[key], key
+    cross = [row for row in report.layers if row.name.endswith("cross_attn")]
+    assert all(row.input_shapes[1] == (2, 9, 16) for row in cross)  # every layer reads the same memory
+    if n_layers:
+        assert report.outputs["decoder"] == (2, 6, 16)
+    free = archspec.analyze(encoder_decoder(n_layers), N=None)
+    for key in ("params", "macs", "flops"):
+        assert evaluate_at(free.totals[key], {"N": n_layers}) == report.totals[key], key
+    from archspec.memory import MemoryOptions, memory
+
+    caches = [memory(r, MemoryOptions(training=False)).totals["kv_cache"] for r in (report, free)]
+    assert evaluate_at(caches[1], {"N": n_layers}) == caches[0]  # the free depth multiplies the cache too

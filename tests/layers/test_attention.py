@@ -76,3 +76,97 @@ def test_attention_errors():
         analyze_one([1, 4, 24], {"type": "Attention", "num_heads": 6, "num_kv_heads": 4})
     with pytest.raises(ShapeError, match="embed dim / num_heads: 30 is not divisible by 4"):
         analyze_one([1, 4, 30], {"type": "Attention", "num_heads": 4})
+
+
+# ---- sliding windows, the KV cache, decode steps --------------------------------------------
+def visible_pairs(queries, past, window):
+    """Enumerate the (query, key) pairs a causal mask with a sliding window keeps: the query at
+    position past + i sees keys j with past + i - window < j <= past + i (window 0: no window)."""
+    count = 0
+    for i in range(queries):
+        position = past + i
+        for key in range(position + 1):
+            if window == 0 or key > position - window:
+                count += 1
+    return count
+
+
+@given(st.integers(1, 9), st.integers(0, 12), st.sampled_from([0, 1, 2, 3, 5, 16]), st.integers(1, 3))
+def test_windowed_causal_pairs_equal_an_enumeration(length, past, window, head_dim):
+    heads, dim = 2, 2 * head_dim
+    layer = {"type": "Attention", "num_heads": heads, "causal": True, "causal_macs": True, "window": window, "past": past,
+             "qkv_bias": False, "out_bias": False}
+    row = analyze_one([1, length, dim], layer)
+    projections = length * dim * dim * 4  # Q, K, V of the new tokens, and the output
+    assert row.macs == projections + 2 * heads * head_dim * visible_pairs(length, past, window)
+
+
+@given(st.integers(1, 9), st.integers(0, 12), st.sampled_from([0, 2, 5]))
+def test_a_dense_kernel_scores_every_cached_key(length, past, window):
+    # the dense kernel scores the keys it holds: the new ones and the cached ones (window - 1 of them)
+    cached = min(past, window - 1) if window else past
+    row = analyze_one([1, length, 4], {"type": "Attention", "num_heads": 1, "causal": True, "window": window, "past": past,
+                                       "qkv_bias": False, "out_bias": False})
+    assert row.macs == 4 * length * 4 * 4 + 2 * 4 * length * (cached + length)
+
+
+@given(st.integers(1, 9), st.integers(0, 12), st.sampled_from([0, 2, 5]), st.sampled_from([1, 2]))
+def test_the_kv_cache_keeps_the_window_minus_one_latest_tokens(length, past, window, kv_heads):
+    # HF's DynamicSlidingWindowLayer keeps the last sliding_window - 1 tokens (cache_utils.py)
+    kept = list(range(past + length))
+    if window:
+        kept = kept[-(window - 1):] if window > 1 else []
+    layer = {"type": "Attention", "num_heads": 2, "num_kv_heads": kv_heads, "head_dim": 3, "v_head_dim": 5, "causal": True,
+             "window": window, "past": past}
+    row = analyze_one([2, length, 6], layer)
+    assert row.kv_cache == 2 * len(kept) * kv_heads * (3 + 5)
+    read = list(range(past))[-(window - 1):] if window > 1 else ([] if window else list(range(past)))
+    assert row.kv_cache_read == 2 * len(read) * kv_heads * (3 + 5)
+
+
+def test_cross_attention_caches_the_memory_and_the_formula_keeps_its_length():
+    spec = {
+        "params": {"B": 2, "T": 5, "S": 7},
+        "inputs": {"x": {"shape": ["B", "T", 16]}, "m": {"shape": ["B", "S", 16]}},
+        "layers": [{"type": "Attention", "num_heads": 4, "from": ["x", "m"]}],
+    }
+    assert archspec.analyze(spec).layers[0].kv_cache == 2 * 7 * 2 * 16  # B * S * (K and V of 4 heads of 4)
+    free = archspec.analyze(spec, S=None, B=None).layers[0].kv_cache
+    assert {str(s) for s in free.free_symbols} == {"B", "S"}
+
+
+def test_per_projection_biases_and_value_head_dim_count_their_weights():
+    # Whisper: no key bias; a value head dim different from the query/key head dim
+    layer = {"type": "Attention", "num_heads": 2, "head_dim": 3, "v_head_dim": 5, "k_bias": False}
+    row = analyze_one([1, 4, 8], layer)
+    q, k, v, o = 8 * 6 + 6, 8 * 6, 8 * 10 + 10, 10 * 8 + 8  # weight shapes and biases
+    assert row.params == q + k + v + o
+    assert row.macs == 4 * (8 * 6 + 8 * 6 + 8 * 10 + 10 * 8) + 2 * 4 * 4 * (3 + 5)
+
+
+def test_score_operations_add_their_stated_flops_per_score():
+    base = {"type": "Attention", "num_heads": 2, "qkv_bias": False, "out_bias": False}
+    scores, rows = 2 * 6 * 6, 2 * 6  # H * L * S, H * L
+    plain = analyze_one([1, 6, 8], base)
+    assert plain.flops - 2 * plain.macs == scores * (1 + 5) - 2 * rows  # scale; softmax 5 per score - 2 per row
+    unscaled = analyze_one([1, 6, 8], {**base, "scale": 1})
+    assert plain.flops - unscaled.flops == scores  # T5: no multiply by the scale
+    capped = analyze_one([1, 6, 8], {**base, "softcap": 50})
+    assert capped.flops - plain.flops == 3 * scores  # divide by the cap, tanh, multiply by the cap
+
+
+def test_rotary_embedding_rotates_queries_and_keys():
+    spec = {
+        "inputs": {"x": {"shape": [1, 6, 16]}},
+        "layers": [
+            {"name": "rope", "type": "RotaryEmbedding", "dim": 4},
+            {"name": "attn", "type": "Attention", "num_heads": 4, "num_kv_heads": 2, "rotary": True, "from": ["x", "rope"]},
+        ],
+    }
+    rows = {row.name: row for row in archspec.analyze(spec).layers}
+    assert rows["rope"].output_shape == (1, 6, 8)
+    plain = analyze_one([1, 6, 16], {"type": "Attention", "num_heads": 4, "num_kv_heads": 2})
+    # q*cos + rotate_half(q)*sin per pair of rotated dims: 4 multiplies, 2 adds, 1 negation
+    rotated_pairs = 6 * (4 + 2) * 4 // 2  # L * (query heads + key heads) * dim / 2
+    assert rows["attn"].flops - plain.flops == 7 * rotated_pairs
+    assert rows["attn"].macs == plain.macs
