@@ -1,5 +1,4 @@
-"""Elementwise math functions that model code calls directly: exp, log, softplus, sqrt,
-rsqrt, abs, neg, sin, cos, erf, clamp, and the mask ops where and masked_fill.
+"""Elementwise math functions: exp, log, softplus, sqrt, rsqrt, abs, neg, sin, cos, erf, clamp, where, masked_fill.
 
 Each is shape-preserving, with no params and no MACs; FLOPs = numel * its per-element
 cost (archspec.costs). What each keeps for backward follows PyTorch's derivative formulas
