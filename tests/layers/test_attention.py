@@ -170,3 +170,16 @@ def test_rotary_embedding_rotates_queries_and_keys():
     rotated_pairs = 6 * (4 + 2) * 4 // 2  # L * (query heads + key heads) * dim / 2
     assert rows["attn"].flops - plain.flops == 7 * rotated_pairs
     assert rows["attn"].macs == plain.macs
+
+
+def test_formulas_in_the_window_and_the_length_equal_the_enumeration():
+    from archspec.dims import evaluate_at
+
+    layer = {"type": "Attention", "num_heads": 1, "head_dim": 1, "causal": True, "causal_macs": True, "window": "W",
+             "qkv_bias": False, "out_bias": False}
+    row = analyze_one([1, "L", 1], layer, {"L": 1, "W": 1}, L=None, W=None)
+    for length in range(1, 12):
+        for window in range(1, 14):
+            pairs = visible_pairs(length, 0, window)
+            assert evaluate_at(row.macs, {"L": length, "W": window}) == 4 * length + 2 * pairs
+            assert evaluate_at(row.kv_cache, {"L": length, "W": window}) == 2 * min(length, window - 1)
