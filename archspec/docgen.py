@@ -17,12 +17,17 @@ from pathlib import Path
 
 from archspec.costs import PER_ELEMENT_FLOPS
 from archspec.layers import REGISTRY
-from archspec.layers.base import Layer, int_fields
+from archspec.layers.base import Layer, int_fields, real_fields
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def _type_label(cls: type[Layer], name: str) -> str:
+    real = real_fields(cls).get(name)
+    if real is not None:
+        bounds = [f">= {real.minimum:g}"] if real.minimum is not None else []
+        bounds += [f"<= {real.maximum:g}"] if real.maximum is not None else []
+        return "number or expression" + (f" ({', '.join(bounds)})" if bounds else "")
     marker = int_fields(cls).get(name)
     if marker is not None:
         kind = "int or expression" if marker.minimum == 1 else "int >= 0 or expression"

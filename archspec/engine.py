@@ -411,6 +411,8 @@ def bind_params(spec: Spec, source: SpecSource, bindings: Mapping[str, Any]) -> 
 
 
 def _param_value(name: str, value: Any, env: Mapping[str, Any]) -> Any:
+    if isinstance(value, tuple):  # a list block argument, passed to a layer's list field
+        return tuple(_param_value(name, item, env) for item in value)
     if value is None:
         from archspec.symbolic import symbol
 

@@ -228,7 +228,10 @@ class Expr:
         return found
 
     def evaluate(self, env: Mapping[str, Any]) -> Any:
-        """The exact value under `env` (names to int, Fraction or sympy values)."""
+        """The exact value under `env` (names to int, Fraction or sympy values; a bare name
+        may stand for a tuple, a list passed through a block argument)."""
+        if isinstance(self.tree, Name) and isinstance(env.get(self.tree.id), tuple):
+            return env[self.tree.id]
         try:
             return to_exact(_evaluate(self.tree, env, self.source))
         except ZeroDivisionError:
@@ -267,7 +270,31 @@ def _sym(value: Any) -> Any:
     return value
 
 
+def _exact_root(value: Fraction, degree: int) -> Fraction | None:
+    """The degree-th root of a non-negative rational when it is rational (64**(1/2) = 8), else None."""
+    parts = []
+    for part in (value.numerator, value.denominator):
+        root = round(part ** (1 / degree)) if part.bit_length() < 1000 else None
+        if root is None:
+            return None
+        root = next((r for r in (root - 1, root, root + 1) if r >= 0 and r**degree == part), None)
+        if root is None:
+            return None
+        parts.append(root)
+    return Fraction(parts[0], parts[1])
+
+
 def _power(base: Any, exponent: Any, source: str) -> Any:
+    if isinstance(exponent, Fraction) and exponent.denominator != 1:
+        # a rational exponent (hd**-0.5): exact when the root is rational, as 64**-0.5 = 1/8
+        if not _is_number(base):
+            raise ExprError(f"exponent {exponent} in {source!r} needs a number as its base, not an expression of free params")
+        if base < 0 or exponent.denominator > 64:
+            raise ExprError(f"{base}**{exponent} in {source!r} is not a real rational number")
+        root = _exact_root(Fraction(base), exponent.denominator)
+        if root is None:
+            raise ExprError(f"{base}**{exponent} in {source!r} is irrational; write the number as a decimal")
+        return _power(root, exponent.numerator, source)
     if not (isinstance(exponent, int) or (isinstance(exponent, Fraction) and exponent.denominator == 1)):
         if _is_number(exponent):
             raise ExprError(f"exponent {exponent} in {source!r} is not an integer")
@@ -374,6 +401,8 @@ def _evaluate(node: Node, env: Mapping[str, Any], source: str) -> Any:
                 f"unknown name {node.id!r} in {source!r}{did_you_mean(node.id, known)}"
                 + (f" (params: {', '.join(known)})" if known else " (the spec declares no params)")
             )
+        if isinstance(env[node.id], tuple):
+            raise ExprError(f"{node.id!r} is a list; a list is passed to a field as a whole, not computed with, in {source!r}")
         return env[node.id]
     if isinstance(node, Unary):
         value = _evaluate(node.operand, env, source)

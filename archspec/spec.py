@@ -65,6 +65,21 @@ ParamValue = Annotated[
 ]
 
 
+def _arg_value(value: Any) -> Any:
+    if isinstance(value, list):
+        if not value or any(item is None for item in value):
+            raise ValueError("a list argument needs one or more values, none of them null")
+        return tuple(_param_value(item) for item in value)
+    return _param_value(value)
+
+
+ArgValue = Annotated[
+    Union[StrictInt, float, str, None, list[Union[StrictInt, float, str, None]]],
+    AfterValidator(_arg_value),
+    Field(description="a number, an expression, or a list of them passed to a layer's list field; null: required"),
+]
+
+
 def _check_identifiers(names: Any, what: str) -> Any:
     for name in names:
         if not _IDENTIFIER.match(str(name)):
@@ -91,8 +106,8 @@ class BlockSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    args: dict[str, ParamValue] = Field(
-        default_factory=dict, description="argument defaults (expressions of params and earlier args); null = required"
+    args: dict[str, ArgValue] = Field(
+        default_factory=dict, description="argument defaults (expressions of params and earlier args, or lists); null = required"
     )
     inputs: list[str] = Field(["input"], min_length=1, description="names of the block's input tensors")
     layers: list[Any] = Field(min_length=1, description="the block's layers; its output is the last one's")
@@ -340,7 +355,7 @@ class _Parser:
             if arg not in self.blocks[call.type].args:
                 continue  # reported by _check_arguments
             try:
-                args[arg] = _param_value(value)
+                args[arg] = _arg_value(value)
             except ValueError as exc:
                 problems.append(self.source.problem(f"{arg}: {exc}", (*path, arg), where))
             if value is None:
@@ -504,6 +519,10 @@ def _undefined_names(spec: Spec, main: Graph, blocks: dict[str, Graph], source: 
     problems = []
 
     def check(expr: Any, known: list[str], path: tuple[Any, ...], where: str | None, kind: str = "params") -> None:
+        if isinstance(expr, tuple):  # a list argument
+            for i, item in enumerate(expr):
+                check(item, known, (*path, i), where, kind)
+            return
         if not isinstance(expr, Expr):
             return
         for name in sorted(expr.names() - set(known)):

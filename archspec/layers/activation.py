@@ -14,6 +14,7 @@ from archspec.layers.base import (
     Saved,
     Shape,
     normalize_dim,
+    real,
 )
 
 
@@ -58,7 +59,7 @@ class LeakyReLU(_Elementwise):
     """x if x > 0 else negative_slope * x, elementwise."""
 
     type: Literal["LeakyReLU"]
-    negative_slope: float = 0.01
+    negative_slope: real() = 0.01
     inplace: bool = False
     cost_key = "LeakyReLU"
 

@@ -9,7 +9,14 @@ from pydantic import Field
 from archspec.costs import flops_per_element
 from archspec.dims import Value, product
 from archspec.layers import register
-from archspec.layers.base import SAVES_INPUT, Layer, Saved, Shape, broadcast_shapes
+from archspec.layers.base import (
+    SAVES_INPUT,
+    Layer,
+    Saved,
+    Shape,
+    broadcast_shapes,
+    real,
+)
 
 
 class _Binary(Layer):
@@ -22,7 +29,7 @@ class _Binary(Layer):
 
     arity: ClassVar[tuple[int, int | None]] = (2, None)
     op_key: ClassVar[str] = ""
-    other: float | None = Field(None, description="a number as the second operand; the layer then takes one input")
+    other: real() | None = Field(None, description="a number as the second operand; the layer then takes one input")
 
     def input_count(self) -> tuple[int, int | None]:
         return (1, 1) if self.other is not None else self.arity
@@ -75,13 +82,13 @@ class Pow(Layer):
 
     type: Literal["Pow"]
     default_call = "function"
-    exponent: float
+    exponent: real()
 
     def output_shape(self, x: Shape) -> Shape:
         return x
 
     def other_flops(self, x: Shape, out: Shape) -> Value:
-        whole = self.exponent.is_integer() and self.exponent >= 1
+        whole = self.exponent == int(self.exponent) and self.exponent >= 1
         return product(out) * (square_and_multiply_steps(int(self.exponent)) if whole else 1)
 
     def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:

@@ -16,7 +16,16 @@ from pydantic import Field
 from archspec.dims import Value, definitely_equal, maximum, minimum, product
 from archspec.errors import LayerError
 from archspec.layers import register
-from archspec.layers.base import Count, Layer, Saved, Shape, Size, exact_div, format_shape
+from archspec.layers.base import (
+    Count,
+    Layer,
+    Saved,
+    Shape,
+    Size,
+    exact_div,
+    format_shape,
+    real,
+)
 
 ROPE_FLOPS_PER_PAIR = 7  # x*cos + rotate_half(x)*sin on two elements: 4 multiplies, 2 adds, 1 negation
 
@@ -266,8 +275,8 @@ class Attention(Layer):
     causal: bool = False
     causal_macs: bool = Field(False, description="count only the unmasked (query, key) pairs")
     window: Count = Field(0, description="sliding window: each query sees its W latest keys; 0: no window")
-    scale: float | None = Field(None, description="the scores' scale; default 1/sqrt(head_dim); 1: unscaled (T5)")
-    softcap: float | None = Field(None, description="logit soft-capping: scores -> cap * tanh(scores / cap) (Gemma 2)")
+    scale: real(minimum=0) | None = Field(None, description="the scores' scale; default 1/sqrt(head_dim); 1: unscaled (T5)")
+    softcap: real(minimum=0) | None = Field(None, description="logit soft-capping: scores -> cap * tanh(scores / cap) (Gemma 2)")
     rotary: bool = Field(False, description="rotary embedding of queries and keys, from a RotaryEmbedding input")
     score_bias: bool = Field(False, description="an input added to the scores (relative position bias, ALiBi)")
     past: Count = Field(0, description="tokens already in the KV cache (set by the decode step)")
@@ -277,7 +286,7 @@ class Attention(Layer):
         description="fused: scaled_dot_product_attention's flash / memory-efficient kernels (keep a log-sum-exp per "
         "row for backward); eager: softmax(Q K^T) V written out (keeps the probabilities)",
     )
-    dropout: float = Field(0.0, ge=0, le=1, description="dropout probability on the attention weights in training")
+    dropout: real(0, 1) = Field(0.0, description="dropout probability on the attention weights in training")
     arity: ClassVar[tuple[int, int | None]] = (1, 4)
 
     def input_count(self) -> tuple[int, int | None]:
@@ -394,12 +403,12 @@ class MultiheadAttention(Layer):
     """
 
     type: Literal["MultiheadAttention"]
-    embed_dim: Size
+    embed_dim: Size | None = Field(None, description="inferred from the query's last dim; checked when given")
     num_heads: Size
-    dropout: float = Field(0.0, ge=0, le=1, description="dropout probability on the attention weights in training")
+    dropout: real(0, 1) = Field(0.0, description="dropout probability on the attention weights in training")
     bias: bool = True
-    kdim: Size | None = None
-    vdim: Size | None = None
+    kdim: Size | None = Field(None, description="the key's dim; default: inferred from the key input")
+    vdim: Size | None = Field(None, description="the value's dim; default: inferred from the value input")
     batch_first: bool = False
     need_weights: bool = Field(
         False,
@@ -412,16 +421,18 @@ class MultiheadAttention(Layer):
         if len(inputs) == 2:
             raise LayerError("give one input (self-attention) or three (query, key, value)")
         query, key, value = (inputs * 3)[:3] if len(inputs) == 1 else inputs
-        for name, shape, dim in (("query", query, self.embed_dim), ("key", key, self.kdim or self.embed_dim), ("value", value, self.vdim or self.embed_dim)):
-            if len(shape) not in (2, 3) or not definitely_equal(shape[-1], dim):
-                raise LayerError(f"{name} {format_shape(shape)} must be (L, N, {dim}), (N, L, {dim}) with batch_first, or (L, {dim})")
+        for name, shape in (("query", query), ("key", key), ("value", value)):
+            if len(shape) not in (2, 3):
+                raise LayerError(f"{name} {format_shape(shape)} must be (L, N, E), (N, L, E) with batch_first, or (L, E)")
+        embed = self.check_inferred("embed_dim", query[-1])
+        kdim = self.check_inferred("kdim", key[-1])
+        vdim = self.check_inferred("vdim", value[-1])
         seq = 1 if self.batch_first and len(query) == 3 else 0
         lead = query[1 - seq] if len(query) == 3 else 1
-        head_dim = exact_div(self.embed_dim, self.num_heads, "embed_dim must be divisible by num_heads")
+        head_dim = exact_div(embed, self.num_heads, "embed_dim must be divisible by num_heads")
         return AttentionParts(
             lead, query[seq], key[seq], self.num_heads, self.num_heads, head_dim,
-            self.embed_dim, self.kdim or self.embed_dim, self.vdim or self.embed_dim, self.embed_dim, self.bias, self.bias,
-            cross=len(inputs) > 1,
+            embed, kdim, vdim, embed, self.bias, self.bias, cross=len(inputs) > 1,
         )
 
     def output_shape(self, *inputs: Shape) -> Shape:

@@ -17,6 +17,7 @@ FLOPs of a layer are 2 * macs + other_flops (see docs/counting.md).
 
 from __future__ import annotations
 
+import math
 import typing
 from dataclasses import dataclass
 from fractions import Fraction
@@ -64,12 +65,63 @@ SAVES_OUTPUT = (Saved(output=0),)
 
 
 @dataclass(frozen=True)
+class RealArg:
+    """Marks a real-valued argument (a probability, an epsilon, a scale): its allowed range."""
+
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+def parse_real_arg(value: Any, marker: RealArg) -> Any:
+    """A number or an expression over params, exact (0.1 is 1/10); an infinite float stays a float."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number or an expression, found {value!r}")
+    if isinstance(value, float):
+        if math.isnan(value):
+            raise ValueError("expected a number, found nan")
+        if math.isinf(value):
+            return value  # -inf for a masked fill: used, never computed with
+        value = repr(value)
+    try:
+        expr = parse(value)
+    except ExprError as exc:
+        raise ValueError(str(exc)) from None
+    if not expr.names():  # a literal: check it now, where the error is located
+        check_real_range(expr.evaluate({}), marker, expr.source)
+    return expr
+
+
+def check_real_range(value: Any, marker: RealArg, source: str) -> None:
+    if marker.minimum is not None and value < marker.minimum:
+        raise ValueError(f"must be at least {marker.minimum:g}, found {source}")
+    if marker.maximum is not None and value > marker.maximum:
+        raise ValueError(f"must be at most {marker.maximum:g}, found {source}")
+
+
+def _real_validator(marker: RealArg):
+    def validate(value: Any) -> Any:
+        if isinstance(value, list):
+            return tuple(parse_real_arg(item, marker) for item in value)
+        return parse_real_arg(value, marker)
+
+    return AfterValidator(validate)
+
+
+def real(minimum: float | None = None, maximum: float | None = None, lists: bool = False) -> Any:
+    """The type of a real-valued argument: a number or an expression over params (or a list of them)."""
+    marker = RealArg(minimum, maximum)
+    accepted = Union[StrictInt, float, str, list[Union[StrictInt, float, str]]] if lists else Union[StrictInt, float, str]
+    return Annotated[accepted, _real_validator(marker), marker]
+
+
+@dataclass(frozen=True)
 class IntArg:
     """Marks an integer argument: its least allowed value, and whether it is per spatial dim."""
 
     minimum: int
     per_dim: bool = False
     allow_none_items: bool = False
+    lists: bool = False  # the field also takes a list (one value per dim or per item)
 
 
 def parse_int_arg(value: Any, minimum: int) -> Expr:
@@ -101,8 +153,8 @@ Scalar = Union[StrictInt, str]
 Size = Annotated[Scalar, _size_validator(1), IntArg(1)]
 Count = Annotated[Scalar, _size_validator(0), IntArg(0)]
 SignedInt = Annotated[Scalar, _size_validator(-(2**62)), IntArg(-(2**62))]
-Sizes = Annotated[Union[Scalar, list[Scalar]], _sizes_validator(1), IntArg(1, per_dim=True)]
-Counts = Annotated[Union[Scalar, list[Scalar]], _sizes_validator(0), IntArg(0, per_dim=True)]
+Sizes = Annotated[Union[Scalar, list[Scalar]], _sizes_validator(1), IntArg(1, per_dim=True, lists=True)]
+Counts = Annotated[Union[Scalar, list[Scalar]], _sizes_validator(0), IntArg(0, per_dim=True, lists=True)]
 def int_list(minimum: int, description: str) -> Any:
     """The type of an argument that is a list of integer expressions (a shape)."""
     return Annotated[
@@ -113,11 +165,11 @@ def int_list(minimum: int, description: str) -> Any:
     ]
 
 
-SizeOrList = Annotated[Union[Scalar, list[Scalar]], _sizes_validator(1), IntArg(1)]
+SizeOrList = Annotated[Union[Scalar, list[Scalar]], _sizes_validator(1), IntArg(1, lists=True)]
 OptionalSizes = Annotated[
     Union[Scalar, None, list[Union[Scalar, None]]],
     _sizes_validator(1),
-    IntArg(1, per_dim=True, allow_none_items=True),
+    IntArg(1, per_dim=True, allow_none_items=True, lists=True),
 ]
 Dim = Annotated[StrictInt, Field(description="a tensor dimension index; negative counts from the end")]
 
@@ -193,12 +245,25 @@ class Layer(GraphFields):
             # Strings left after validation are keywords such as padding="same".
             if value is not None and not isinstance(value, str):
                 values[field_name] = self._bind_value(field_name, value, marker, env)
+        for field_name, real_marker in real_fields(type(self)).items():
+            value = values[field_name]
+            if isinstance(value, tuple):
+                values[field_name] = tuple(evaluate_real_arg(field_name, item, real_marker, env) for item in value)
+            elif value is not None:
+                values[field_name] = evaluate_real_arg(field_name, value, real_marker, env)
         return type(self).model_construct(**values)
 
     def _bind_value(self, field_name: str, value: Any, marker: IntArg, env: Mapping[str, Any]) -> Any:
         if isinstance(value, tuple):
             return tuple(None if item is None else evaluate_int_arg(field_name, item, marker, env) for item in value)
         number = evaluate_int_arg(field_name, value, marker, env)
+        if isinstance(number, tuple):  # a list passed through a block argument
+            if marker.per_dim and self.spatial_dims is not None and len(number) != self.spatial_dims:
+                raise LayerError(
+                    f"{field_name} has {len(number)} values [{', '.join(map(str, number))}] (from {value.source!r}); "
+                    f"{self.type} needs {self.spatial_dims} (one per spatial dimension) or a single value"
+                )
+            return number
         if marker.per_dim and self.spatial_dims is not None:
             return (number,) * self.spatial_dims
         return number
@@ -283,24 +348,61 @@ def int_fields(cls: type[Layer]) -> dict[str, IntArg]:
     return found
 
 
-def _find_marker(metadata: Sequence[Any], annotation: Any) -> IntArg | None:
+@lru_cache(maxsize=None)
+def real_fields(cls: type[Layer]) -> dict[str, RealArg]:
+    """The real-valued (expression) arguments of a layer type, with their markers."""
+    found = {}
+    for field_name, info in cls.model_fields.items():
+        marker = _find_marker(info.metadata, info.annotation, RealArg)
+        if marker is not None:
+            found[field_name] = marker
+    return found
+
+
+def _find_marker(metadata: Sequence[Any], annotation: Any, kind: type = IntArg) -> Any:
     for item in metadata:
-        if isinstance(item, IntArg):
+        if isinstance(item, kind):
             return item
     # `Size | None` keeps the marker inside the union's Annotated member.
     for member in typing.get_args(annotation):
-        marker = _find_marker(getattr(member, "__metadata__", ()), member)
+        marker = _find_marker(getattr(member, "__metadata__", ()), member, kind)
         if marker is not None:
             return marker
     return None
 
 
+def evaluate_real_arg(field_name: str, value: Any, marker: RealArg, env: Mapping[str, Any]) -> Any:
+    """Evaluate a real argument to an exact number (int or Fraction); a free param is an error."""
+    if not isinstance(value, Expr):
+        return value  # an infinite float
+    try:
+        number = value.evaluate(env)
+    except ExprError as exc:
+        raise LayerError(f"{field_name}: {exc}") from None
+    if not isinstance(number, (int, Fraction)):
+        raise LayerError(f"{field_name}={value.source!r} depends on a free param ({number}); bind it with --set to a number")
+    try:
+        check_real_range(number, marker, f"{number} (from {value.source!r})")
+    except ValueError as exc:
+        raise LayerError(f"{field_name} {exc}") from None
+    return number
+
+
 def evaluate_int_arg(field_name: str, expr: Expr, marker: IntArg, env: Mapping[str, Any]) -> Value:
-    """Evaluate an integer argument; fail unless it is an integer of at least marker.minimum."""
+    """Evaluate an integer argument; fail unless it is an integer of at least marker.minimum
+    (a tuple of them when a block argument passes a list to a field that takes one)."""
     try:
         value = expr.evaluate(env)
     except ExprError as exc:
         raise LayerError(f"{field_name}: {exc}") from None
+    if isinstance(value, tuple):
+        if not marker.lists:
+            raise LayerError(f"{field_name}={expr.source!r} is a list [{', '.join(map(str, value))}]; {field_name} takes one number")
+        return tuple(None if item is None else _checked_int(field_name, item, marker, expr) for item in value)
+    return _checked_int(field_name, value, marker, expr)
+
+
+def _checked_int(field_name: str, value: Any, marker: IntArg, expr: Expr) -> Value:
     if isinstance(value, Fraction):
         raise LayerError(f"{field_name}={expr.source!r} evaluates to {value}, which is not an integer")
     if not isinstance(value, int) and getattr(value, "is_integer", None) is not True:

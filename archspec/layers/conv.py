@@ -38,7 +38,7 @@ def _padding(value: Any) -> Any:
 Padding = Annotated[
     Union[Scalar, list[Scalar]],
     AfterValidator(_padding),
-    IntArg(0, per_dim=True),
+    IntArg(0, per_dim=True, lists=True),
     Field(description="zero padding per side: an int, one per spatial dim, 'same' or 'valid'"),
 ]
 

@@ -21,7 +21,15 @@ from archspec.dims import Value, definitely_equal, is_concrete, product
 from archspec.errors import LayerError
 from archspec.layers import register
 from archspec.layers.attention import AttentionParts
-from archspec.layers.base import Count, Layer, Saved, Shape, Size, exact_div, format_shape
+from archspec.layers.base import (
+    Count,
+    Layer,
+    Saved,
+    Shape,
+    Size,
+    exact_div,
+    format_shape,
+)
 
 # an RMSNorm without its weight: square, sum, scale per element; mean, eps, rsqrt per row
 _NORM_PER_ELEMENT, _NORM_PER_ROW = 3, 3

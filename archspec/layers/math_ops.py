@@ -16,7 +16,7 @@ from archspec.costs import flops_per_element
 from archspec.dims import Value, product
 from archspec.layers import register
 from archspec.layers.activation import _Elementwise
-from archspec.layers.base import Layer, Saved, Shape, broadcast_shapes
+from archspec.layers.base import Layer, Saved, Shape, broadcast_shapes, real
 
 
 class _Function(_Elementwise):
@@ -56,8 +56,8 @@ class Softplus(_Elementwise):
     FLOPs = numel * 4 (+ 2 when beta != 1: the scaling and unscaling)."""
 
     type: Literal["Softplus"]
-    beta: float = 1.0
-    threshold: float = 20.0
+    beta: real() = 1.0
+    threshold: real() = 20.0
     cost_key = "Softplus"
 
     def other_flops(self, x: Shape, out: Shape) -> Value:
@@ -70,8 +70,8 @@ class Clamp(_Elementwise):
 
     type: Literal["Clamp"]
     default_call = "function"
-    min: float | None = None
-    max: float | None = None
+    min: real() | None = None
+    max: real() | None = None
 
     @model_validator(mode="after")
     def _a_bound(self) -> "Clamp":
@@ -110,7 +110,7 @@ class MaskedFill(Layer):
 
     type: Literal["MaskedFill"]
     default_call = "function"
-    value: float = Field(0.0, description="the value written where the mask is true (e.g. -inf)")
+    value: real() = Field(0.0, description="the value written where the mask is true (e.g. -inf)")
     arity: ClassVar[tuple[int, int | None]] = (2, 2)
 
     def output_shape(self, x: Shape, mask: Shape) -> Shape:

@@ -27,7 +27,15 @@ from archspec.dims import Value, product
 from archspec.errors import ExprError, LayerError
 from archspec.expr import parse
 from archspec.layers import register
-from archspec.layers.base import Count, Layer, Saved, Shape, Size, exact_div, format_shape
+from archspec.layers.base import (
+    Count,
+    Layer,
+    Saved,
+    Shape,
+    Size,
+    exact_div,
+    format_shape,
+)
 
 
 def _block_args(values: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from archspec.layers.base import (
     exact_div,
     expect_rank,
     format_shape,
+    real,
 )
 
 
@@ -31,8 +32,8 @@ class _BatchNorm(Layer):
     """
 
     num_features: Size | None = Field(None, description="inferred from the input's channel dim; checked when given")
-    eps: float = 1e-5
-    momentum: float | None = 0.1
+    eps: real(minimum=0) = 1e-5
+    momentum: real(0, 1) | None = 0.1
     affine: bool = True
     track_running_stats: bool = True
 
@@ -95,7 +96,7 @@ class LayerNorm(Layer):
 
     type: Literal["LayerNorm"]
     normalized_shape: SizeOrList | None = Field(None, description="default: the last dim; checked when given")
-    eps: float = 1e-5
+    eps: real(minimum=0) = 1e-5
     elementwise_affine: bool = True
     bias: bool = True
 
@@ -167,7 +168,7 @@ class RMSNorm(_PerRowNorm):
 
     type: Literal["RMSNorm"]
     normalized_shape: SizeOrList | None = Field(None, description="default: the last dim; checked when given")
-    eps: float | None = None
+    eps: real(minimum=0) | None = None
     elementwise_affine: bool = True
     weight_offset: Literal[0, 1] = Field(0, description="1: scale by (1 + weight), as Gemma's RMSNorm (+1 FLOP per weight)")
     kernel: Literal["fused", "eager"] = Field(
@@ -219,7 +220,7 @@ class GroupNorm(_PerRowNorm):
     type: Literal["GroupNorm"]
     num_groups: Size
     num_channels: Size | None = Field(None, description="inferred from the input's channel dim; checked when given")
-    eps: float = 1e-5
+    eps: real(minimum=0) = 1e-5
     affine: bool = True
     costs = (5, 4)
 
@@ -249,8 +250,8 @@ class _InstanceNorm(_PerRowNorm):
     """
 
     num_features: Size | None = Field(None, description="inferred from the input's channel dim; checked when given")
-    eps: float = 1e-5
-    momentum: float | None = 0.1
+    eps: real(minimum=0) = 1e-5
+    momentum: real(0, 1) | None = 0.1
     affine: bool = False
     track_running_stats: bool = False
     costs = (5, 4)

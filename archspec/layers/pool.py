@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from archspec.dims import Value, ceildiv, definitely_equal, floordiv, is_concrete, product, total
+from archspec.dims import (
+    Value,
+    ceildiv,
+    definitely_equal,
+    floordiv,
+    is_concrete,
+    product,
+    total,
+)
 from archspec.errors import LayerError
 from archspec.layers import register_variants
 from archspec.layers._window import sliding_window_count

@@ -14,7 +14,16 @@ from pydantic import Field
 from archspec.dims import Value, product
 from archspec.errors import LayerError
 from archspec.layers import register
-from archspec.layers.base import Count, Layer, Saved, Shape, Size, exact_div, format_shape
+from archspec.layers.base import (
+    Count,
+    Layer,
+    Saved,
+    Shape,
+    Size,
+    exact_div,
+    format_shape,
+    real,
+)
 
 # T5's bucket of a relative position: |j - i| / max_exact, its log, / log(max_distance /
 # max_exact), * (buckets - max_exact) (the comparisons and integer ops are not FLOPs)
@@ -40,7 +49,7 @@ class RotaryEmbedding(Layer):
 
     type: Literal["RotaryEmbedding"]
     dim: Size = Field(description="rotated dims per head (the head dim, or a part of it)")
-    base: float = Field(10000.0, description="theta, the frequency base (no effect on counts)")
+    base: real(minimum=0) = Field(10000.0, description="theta, the frequency base (no effect on counts)")
 
     def output_shape(self, x: Shape) -> Shape:
         _sequence_length(x)

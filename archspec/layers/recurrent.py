@@ -10,7 +10,7 @@ from pydantic import Field
 from archspec.dims import Value, ceildiv, definitely_equal, is_concrete, maximum
 from archspec.errors import LayerError
 from archspec.layers import register
-from archspec.layers.base import Count, Layer, Saved, Shape, Size, format_shape
+from archspec.layers.base import Count, Layer, Saved, Shape, Size, format_shape, real
 
 
 class _Recurrent(Layer):
@@ -31,7 +31,7 @@ class _Recurrent(Layer):
     num_layers: Size = 1
     bias: bool = True
     batch_first: bool = False
-    dropout: float = Field(0.0, ge=0, le=1, description="dropout between stacked layers in training (its masks are not counted)")
+    dropout: real(0, 1) = Field(0.0, description="dropout between stacked layers in training (its masks are not counted)")
     bidirectional: bool = False
 
     gates: ClassVar[int] = 1

@@ -25,6 +25,7 @@ from archspec.layers.base import (
     exact_div,
     int_list,
     normalize_dim,
+    real,
 )
 
 
@@ -75,7 +76,7 @@ class Dropout(Layer):
     """Random zeroing in training; the identity at inference, so it costs nothing here."""
 
     type: Literal["Dropout"]
-    p: float = Field(0.5, ge=0, le=1)
+    p: real(0, 1) = Field(0.5, description="the probability of zeroing an element in training")
     inplace: bool = False
 
     def is_view(self, training: bool) -> bool:

@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from archspec.dims import Value, floordiv, product
 from archspec.errors import LayerError
 from archspec.layers import register
-from archspec.layers.base import Layer, Shape, SizeOrList
+from archspec.layers.base import Layer, Shape, SizeOrList, real
 
 _LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}
 
@@ -25,7 +25,7 @@ class Upsample(Layer):
 
     type: Literal["Upsample"]
     size: SizeOrList | None = None
-    scale_factor: float | list[float] | None = Field(None, description="a number or one per spatial dim")
+    scale_factor: real(minimum=0, lists=True) | None = Field(None, description="a number or one per spatial dim")
     mode: Literal["nearest", "linear", "bilinear", "trilinear", "nearest-exact"] = "nearest"
     align_corners: bool | None = None
 
@@ -43,7 +43,7 @@ class Upsample(Layer):
         if self.size is not None:
             target = self.size if isinstance(self.size, tuple) else (self.size,) * dims
         else:
-            factors = self.scale_factor if isinstance(self.scale_factor, list) else [self.scale_factor] * dims
+            factors = self.scale_factor if isinstance(self.scale_factor, tuple) else [self.scale_factor] * dims
             target = tuple(_scaled(s, f) for s, f in zip(spatial, factors))
         if len(target) != dims:
             raise LayerError(f"{len(target)} target sizes for {dims} spatial dims")
