@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="raise a resource limit: max_layers, max_repeat or max_dim (see archspec.limits)",
         )
         sub.add_argument("--debug", action="store_true", help="show a traceback on errors")
+        sub.add_argument("--strict", action="store_true", help="treat warnings (an output nothing reads) as errors")
         return sub
 
     analyze = add_spec_command("analyze", "per-layer shapes, params, MACs and FLOPs, with totals")
@@ -82,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--backward", action="store_true", help="add the backward pass to flops (default: 2x the forward matmul FLOPs)"
     )
     _add_decode_option(analyze)
+    analyze.add_argument(
+        "--training", action="store_true", help="count the branches marked training_only too (an auxiliary classifier)"
+    )
     add_spec_command("validate", "check a spec (format and shapes) without printing the analysis")
     compare = add_spec_command("compare", "every counting convention side by side, per layer type, and why they differ")
     compare.add_argument("--format", choices=("table", "json", "markdown"), default="table", help="output format (default: table)")
@@ -201,16 +205,16 @@ def _run(args: argparse.Namespace) -> int:
         bindings, limits = _bindings_and_limits(args)
         return run_sweep(args, bindings)
 
-    from archspec.engine import analyze
-
     bindings, limits = _bindings_and_limits(args)
-    counting = {"convention": args.convention, "backward": args.backward, "decode": args.decode} if args.command == "analyze" else {}
-    report = analyze(args.spec, limits=limits, **counting, **bindings)
+    options = {"convention": args.convention, "backward": args.backward, "decode": args.decode, "training": args.training}
+    report = _analyze(args, limits, bindings, **(options if args.command == "analyze" else {}))
     if args.command == "validate":
         from archspec.formats import shape_text
 
         outputs = ", ".join(f"{name} {shape_text(shape)}" for name, shape in report.outputs.items())
         print(f"ok: {report.name}: {len(report.layers)} layers, output {outputs}")
+        for warning in report.warnings:
+            print(f"  warning: {warning}")
         return EXIT_OK
 
     from archspec.formats import render
@@ -219,6 +223,20 @@ def _run(args: argparse.Namespace) -> int:
         report = report.collapsed(args.depth)
     print(render(report, args.format))
     return EXIT_OK
+
+
+def _analyze(args: argparse.Namespace, limits, bindings, **options):
+    """archspec.analyze for a command: its warnings on stderr (errors with --strict)."""
+    from archspec.engine import analyze
+    from archspec.errors import SpecError
+
+    report = analyze(args.spec, limits=limits, **options, **bindings)
+    if report.warnings and getattr(args, "strict", False):
+        raise SpecError("; ".join(report.warnings) + " (--strict)")
+    if args.command != "validate":
+        for warning in report.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+    return report
 
 
 def _bindings_and_limits(args: argparse.Namespace):
@@ -286,7 +304,6 @@ def _names(text: str) -> list[str]:
 
 
 def _formula(args: argparse.Namespace) -> int:
-    from archspec.engine import analyze
     from archspec.formula import METRICS, divisibility, divisible_binding, formulas, render_formulas
 
     from archspec.memory import DECODE_KEYS, KEYS, memory
@@ -317,7 +334,8 @@ def _formula(args: argparse.Namespace) -> int:
         bindings[name], mapping = divisible_binding(name, divisor)
         back.update(mapping)
         notes.append(f"assuming {name} % {divisor} == 0")
-    report = analyze(args.spec, limits=limits, decode=args.decode, **bindings)
+    wants_memory = any(m in memory_names for m in metrics)
+    report = _analyze(args, limits, bindings, decode=args.decode, training=wants_memory and options.training)
     if back:
         report = report.xreplace(back)
     if args.approx:
@@ -340,7 +358,6 @@ def _formula(args: argparse.Namespace) -> int:
 
 
 def _memory(args: argparse.Namespace) -> int:
-    from archspec.engine import analyze
     from archspec.dims import is_concrete
     from archspec.formats import grouped, human_bytes
     from archspec.memory import DECODE_KEYS, KEYS, memory
@@ -349,7 +366,7 @@ def _memory(args: argparse.Namespace) -> int:
     options = _memory_options(args)
     if args.decode:
         options = replace(options, training=False)  # a decode step is inference
-    report = analyze(args.spec, limits=limits, decode=args.decode, **bindings)
+    report = _analyze(args, limits, bindings, decode=args.decode, training=options.training)
     result = memory(report, options)
     if args.format == "json":
         data = {
@@ -400,7 +417,6 @@ def _plain(value):
 
 def _fit(args: argparse.Namespace) -> int:
     from archspec.dims import evaluate_at, is_concrete
-    from archspec.engine import analyze
     from archspec.formula import fit, parse_budget, shares_by_type
 
     bindings, limits = _bindings_and_limits(args)
@@ -408,13 +424,14 @@ def _fit(args: argparse.Namespace) -> int:
     budget = parse_budget(getattr(args, metric))
     name = args.target
     bindings[name] = None
-    report = analyze(args.spec, limits=limits, decode=args.decode, **bindings)
+    options = _memory_options(args)
+    if args.decode:
+        options = replace(options, training=False)  # decoding: weights, KV cache and one token's activations
+    training = metric == "memory" and options.training
+    report = _analyze(args, limits, bindings, decode=args.decode, training=training)
     if metric == "memory":
         from archspec.memory import memory
 
-        options = _memory_options(args)
-        if args.decode:
-            options = replace(options, training=False)  # decoding: weights, KV cache and one token's activations
         key = "training_total" if options.training else "inference_total"
         formula = memory(report, options).totals[key]
         report = replace(report, totals={**report.totals, "memory": formula})

@@ -39,6 +39,7 @@ def analyze(
     convention: str | None = None,
     backward: bool = False,
     decode: bool = False,
+    training: bool = False,
     **bindings: Any,
 ) -> Report:
     """Analyze a spec (a path, a YAML string or a dict) with params re-bound by `bindings`.
@@ -48,9 +49,10 @@ def analyze(
     `convention` counts MACs and FLOPs as another counter does (archspec.conventions);
     `backward` adds the backward pass to `flops`. `decode` counts one decode step: one new
     token per sequence against P cached tokens (the param P; docs/counting.md).
+    `training` runs the branches marked `training_only` (an auxiliary classifier).
     """
     model, source = validate(spec)
-    return analyze_model(model, source, bindings, limits, convention, backward, decode)
+    return analyze_model(model, source, bindings, limits, convention, backward, decode, training)
 
 
 def analyze_model(
@@ -61,6 +63,7 @@ def analyze_model(
     convention: str | None = None,
     backward: bool = False,
     decode: bool = False,
+    training: bool = False,
 ) -> Report:
     """Analyze an already validated spec."""
     spec = model.spec
@@ -72,6 +75,7 @@ def analyze_model(
     past = bindings.pop(DECODE_PAST, None) if decode else None
     env = bind_params(spec, source, bindings)
     walk = _Walk(model, source, env, limits)
+    walk.training = training
     inputs = {
         name: (walk.new_tensor(_input_shape(name, tensor, source, env, limits), tensor.dtype),)
         for name, tensor in spec.inputs.items()
@@ -102,7 +106,8 @@ def analyze_model(
     inputs_shapes = {name: tensors[0].shape for name, tensors in inputs.items()}
     output_storages = tuple(t.storage for ref in model.main.outputs for t in values[ref.node])
     report = Report.build(spec.name, spec.description, public_params, inputs_shapes, outputs, walk.rows)
-    return replace(report, storages=tuple(walk.storages), output_storages=output_storages, decode=decode)
+    warnings = tuple(str(problem) for problem in model.warnings)
+    return replace(report, storages=tuple(walk.storages), output_storages=output_storages, decode=decode, warnings=warnings)
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,8 @@ class _Walk:
         self.counting: Counting | None = None  # set when a convention or the backward pass is asked for
         self.past: Any = None  # a decode step: the tokens already cached (None: a full forward pass)
         self.live: set[int] = set()  # a decode step: the storages computed in the step
+        self.training = False  # whether branches marked training_only run
+        self.skipping = 0  # > 0 inside a training_only branch that does not run
         self.rows: list[LayerRow] = []
         self.storages: list[Storage] = []
 
@@ -150,7 +157,12 @@ class _Walk:
                     refs = ()  # a layer without inputs, such as Parameter
                 xs = tuple(self.resolve(ref, values) for ref in refs)
                 op = self.bind(node, env)
-                values[node.name] = self.repeated(node, op, xs, scope, weights)
+                skip = node.op.training_only and not self.training
+                self.skipping += skip
+                try:
+                    values[node.name] = self.repeated(node, op, xs, scope, weights)
+                finally:
+                    self.skipping -= skip
             except LayerError as exc:
                 label = "; input shape " if len(xs) == 1 else "; input shapes "
                 shapes = label + ", ".join(format_shape(x.shape) for x in xs) if xs else ""
@@ -283,7 +295,7 @@ class _Walk:
     def apply_layer(self, node: Node, op: Layer, xs: tuple[Tensor, ...], level: Scope, weights: dict[str, Shape]) -> Shapes:
         """One layer application: one row."""
         live = tuple(x.storage in self.live for x in xs)
-        idle = self.past is not None and not any(live)
+        idle = (self.past is not None and not any(live)) or self.skipping > 0
         if self.past is not None and not idle:
             op = op.in_decode_step(self.past, live)
         shapes = tuple(x.shape for x in xs)

@@ -202,9 +202,9 @@ def memory(report: Report, options: MemoryOptions | None = None) -> Memory:
     """The memory breakdown of an analyzed network (see the module docstring)."""
     options = options or MemoryOptions()
     options.check()
-    params, buffers = report.totals["params"], report.totals["buffers"]
+    params = report.totals["params"]
     weights = _bytes(params, options.dtype)
-    buffer_bytes = _bytes(buffers, options.dtype)
+    buffer_bytes = total(_bytes(row.buffers, storage_dtype(row.buffer_dtype, options)) for row in report.layers if row.buffers)
     saved, per_layer = saved_activations(report, options) if options.training else (0, [0] * len(report.layers))
     if options.training and options.checkpointing == "per-block":
         saved = checkpointed_activations(report, options)

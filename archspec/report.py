@@ -50,6 +50,7 @@ class LayerRow:
     times: Value = 1
     shares: str | None = None  # the layer whose weight this one uses (not counted again)
     experts: tuple[Value, Value] | None = None  # (num_experts, top_k) for a row of a routed expert
+    buffer_dtype: str = "activation"  # the dtype of the row's buffers
     idle: bool = False  # in a decode step: does not run (its output comes from the prefill)
     # For the memory model (archspec.memory): which storages the layer reads, writes and
     # keeps for the backward pass, whether its output is a view at inference, and the
@@ -90,6 +91,7 @@ class Report:
     storages: tuple[Storage, ...] = ()
     output_storages: tuple[int, ...] = ()
     decode: bool = False  # one decode step (one new token per sequence, P tokens cached)
+    warnings: tuple[str, ...] = ()  # located notes on the spec: branches whose output nothing reads
 
     @classmethod
     def build(cls, name, description, params, inputs, outputs, layers) -> "Report":

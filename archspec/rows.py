@@ -39,6 +39,7 @@ def layer_row(layer: Layer, level: Scope, xs: tuple[Shape, ...], limits: Limits)
         params=params,
         active_params=params,
         buffers=as_plain(layer.buffer_count(*xs)),
+        buffer_dtype=layer.buffer_dtype(*xs),
         macs=macs,
         flops=as_plain(2 * macs + layer.other_flops(*xs, out=out)),
         # A layer without inputs (Parameter) returns a stored tensor, counted in params.

@@ -219,6 +219,7 @@ class Model:
     spec: Spec
     main: Graph
     blocks: dict[str, Graph]
+    warnings: tuple[Problem, ...] = ()  # dead branches: outputs nothing reads
 
 
 def layer_names(layers: list[Any]) -> list[str]:
@@ -265,7 +266,32 @@ def validate(spec: Any) -> tuple[Model, SpecSource]:
         problems += _undefined_names(parsed, main, blocks, source)
     if problems:
         raise SpecError(_unique(problems))
-    return Model(parsed, main, blocks), source
+    warnings = tuple(problem for graph in (*blocks.values(), main) for problem in _dead_branches(graph, source))
+    return Model(parsed, main, blocks, warnings), source
+
+
+def _dead_branches(graph: Graph, source: SpecSource) -> list[Problem]:
+    """Entries (and inputs) whose output no later entry reads and that are no output: a typo in
+    `from:` otherwise silently counts a dangling branch."""
+    read = {ref.node for ref in graph.outputs}
+    previous = graph.inputs[0]
+    for node in graph.nodes:
+        no_input = isinstance(node.op, Layer) and node.op.input_count()[1] == 0
+        if node.sources is None and not no_input:
+            read.add(previous)
+        read.update(ref.node for ref in node.sources or ())
+        previous = node.name
+    scope = f"block {graph.block}" if graph.block else "the network"
+    problems = [
+        source.problem(f"{node.name}'s output is never used (not read by a later entry, not an output of {scope})", node.path, node.where)
+        for node in graph.nodes
+        if node.name not in read
+    ]
+    for name in graph.inputs:
+        if name not in read:
+            path = ("blocks", graph.block, "inputs") if graph.block else ("inputs", name)
+            problems.append(source.problem(f"input '{name}' of {scope} is never used", path))
+    return problems
 
 
 def _top_inputs(data: dict[str, Any]) -> tuple[str, ...]:

@@ -197,6 +197,11 @@ class GraphFields(BaseModel):
     shares: str | None = Field(
         None, description="use the weight of an earlier layer (weight tying): its MACs count, its weight is not counted again"
     )
+    training_only: bool = Field(
+        False,
+        description="runs only in training (an auxiliary classifier): its params count always, its forward cost and "
+        "activations only when the analysis is of training (--training)",
+    )
 
 
 GRAPH_FIELDS = tuple(info.alias or name for name, info in GraphFields.model_fields.items())
@@ -318,6 +323,10 @@ class Layer(GraphFields):
     def buffer_count(self, *inputs: Shape) -> Value:
         """Non-learnable state kept with the module (running statistics)."""
         return 0
+
+    def buffer_dtype(self, *inputs: Shape) -> str:
+        """The dtype of the buffers: "activation" (the dtype the network computes in) unless fixed."""
+        return "activation"
 
     def macs(self, *inputs: Shape, out: Shape) -> Value:
         """Multiply-accumulates of one forward pass."""

@@ -62,3 +62,11 @@ def _scaled(size: Value, factor: float) -> Value:
         return size * int(factor)
     numerator, denominator = float(factor).as_integer_ratio()
     return floordiv(size * numerator, denominator) if not isinstance(size, int) else math.floor(size * factor)
+
+
+@register
+class Interpolate(Upsample):
+    """F.interpolate: the same resizing as Upsample, called as a function."""
+
+    type: Literal["Interpolate"]
+    default_call = "function"
