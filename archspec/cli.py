@@ -206,8 +206,10 @@ def _run(args: argparse.Namespace) -> int:
         return run_sweep(args, bindings)
 
     bindings, limits = _bindings_and_limits(args)
-    options = {"convention": args.convention, "backward": args.backward, "decode": args.decode, "training": args.training}
-    report = _analyze(args, limits, bindings, **(options if args.command == "analyze" else {}))
+    options = {}
+    if args.command == "analyze":
+        options = {"convention": args.convention, "backward": args.backward, "decode": args.decode, "training": args.training}
+    report = _analyze(args, limits, bindings, **options)
     if args.command == "validate":
         from archspec.formats import shape_text
 
