@@ -417,8 +417,11 @@ def bind_params(spec: Spec, source: SpecSource, bindings: Mapping[str, Any]) -> 
         try:
             env[name] = _param_value(name, value, env)
         except ExprError as exc:
-            origin = "the binding" if name in bindings else "its value"
-            raise SpecError(source.problem(f"param '{name}': {exc} (in {origin})", ("params", name))) from None
+            if name in bindings:
+                message = f"--set {name}={value}: {exc}; a value is a number, an expression of the params declared before {name}, or null"
+            else:
+                message = f"param '{name}': {exc}"
+            raise SpecError(source.problem(message, ("params", name))) from None
     return env
 
 

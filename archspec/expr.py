@@ -399,7 +399,7 @@ def _evaluate(node: Node, env: Mapping[str, Any], source: str) -> Any:
             known = sorted(env)
             raise ExprError(
                 f"unknown name {node.id!r} in {source!r}{did_you_mean(node.id, known)}"
-                + (f" (params: {', '.join(known)})" if known else " (the spec declares no params)")
+                + (f" (params in scope: {', '.join(known)})" if known else " (no params are in scope here)")
             )
         if isinstance(env[node.id], tuple):
             raise ExprError(f"{node.id!r} is a list; a list is passed to a field as a whole, not computed with, in {source!r}")

@@ -8,6 +8,7 @@ those positions.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ class SpecSource:
     data: Any
     file: str | None = None
     positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    key_positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)  # where each mapping key is written
 
     def locate(self, path: PathKey) -> tuple[int | None, int | None]:
         """The (line, column) of the value at `path`, or of its closest located parent."""
@@ -42,8 +44,11 @@ class SpecSource:
             path = path[:-1]
         return self.positions.get((), (None, None))
 
-    def problem(self, message: str, path: PathKey = (), where: str | None = None) -> Problem:
-        line, column = self.locate(path)
+    def problem(self, message: str, path: PathKey = (), where: str | None = None, at_key: bool = False) -> Problem:
+        """A located problem; `at_key`: at the key of `path` (an unknown field), not its value."""
+        line, column = self.key_positions.get(tuple(path), (None, None)) if at_key else (None, None)
+        if line is None:
+            line, column = self.locate(path)
         return Problem(message, self.file, line, column, where)
 
 
@@ -52,6 +57,7 @@ class _Converter:
         self.file = file
         self.loader = yaml.SafeLoader("")
         self.positions: dict[PathKey, tuple[int, int]] = {}
+        self.key_positions: dict[PathKey, tuple[int, int]] = {}
         self.count = 0
 
     def error(self, message: str, node: yaml.Node) -> SpecError:
@@ -90,6 +96,7 @@ class _Converter:
                 key = self.convert_scalar(key_node)
                 if not isinstance(key, (str, int, float, bool)) and key is not None:
                     raise self.error("mapping keys must be plain names", key_node)
+                self.key_positions[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
                 result[key] = self.convert(value_node, path + (key,))
             return result
         if isinstance(node, yaml.SequenceNode):
@@ -115,21 +122,32 @@ class _Converter:
 
 
 def load_source(spec: Any) -> SpecSource:
-    """Read a spec given as a path, a YAML string or an already-parsed dict."""
+    """Read a spec given as a path (any name; `-` for standard input), a YAML string or an
+    already-parsed dict. A one-line string is a path unless it reads as a YAML mapping."""
     if isinstance(spec, SpecSource):
         return spec
     if isinstance(spec, dict):
         return SpecSource(spec)
-    if isinstance(spec, Path) or (isinstance(spec, str) and "\n" not in spec and spec.endswith((".yaml", ".yml"))):
+    if spec == "-":
+        return parse_yaml(sys.stdin.read(), "<stdin>")
+    if isinstance(spec, Path) or (isinstance(spec, str) and _looks_like_a_path(spec)):
         path = Path(spec)
         try:
             text = path.read_text(encoding="utf-8")
+        except IsADirectoryError:
+            raise SpecError(Problem("the spec path is a directory, not a file", str(path))) from None
         except OSError as exc:
             raise SpecError(Problem(f"cannot read the spec file: {exc.strerror}", str(path))) from None
         return parse_yaml(text, str(path))
     if isinstance(spec, str):
         return parse_yaml(spec, None)
     raise SpecError(f"a spec is a path, a YAML string or a dict, not {type(spec).__name__}")
+
+
+def _looks_like_a_path(text: str) -> bool:
+    """A single line that is not a YAML mapping or list written inline."""
+    stripped = text.strip()
+    return "\n" not in stripped and bool(stripped) and not stripped.startswith(("{", "[")) and ": " not in stripped
 
 
 def parse_yaml(text: str, file: str | None) -> SpecSource:
@@ -148,4 +166,4 @@ def parse_yaml(text: str, file: str | None) -> SpecSource:
     if node is None:
         raise SpecError(Problem("the spec is empty", file))
     data = converter.convert(node, ())
-    return SpecSource(data, file, converter.positions)
+    return SpecSource(data, file, converter.positions, converter.key_positions)

@@ -399,7 +399,7 @@ class _Parser:
                 known = list(declared) + list(also)
                 listed = f"(arguments: {', '.join(declared)})" if declared else "(it takes no arguments)"
                 message = f"unknown argument '{arg}' for block {block}{did_you_mean(arg, known)} {listed}"
-                problems.append(self.source.problem(message, (*path, arg), where))
+                problems.append(self.source.problem(message, (*path, arg), where, at_key=True))
         for arg, default in declared.items():
             if default is None and arg not in given:
                 problems.append(self.source.problem(f"missing required argument '{arg}' for block {block}", path, where))
@@ -494,7 +494,8 @@ class _Parser:
 
     def _layer_problem(self, error: dict[str, Any], path, where: str, type_name: Any) -> Problem:
         loc = list(error["loc"])
-        return self.source.problem(_layer_message(error, loc, type_name, self.blocks), (*path, *loc), where)
+        message = _layer_message(error, loc, type_name, self.blocks)
+        return self.source.problem(message, (*path, *loc), where, at_key=error["type"] == "extra_forbidden")
 
 
 def parse_layer(raw: Any, blocks: dict[str, Any] | None = None) -> Layer:
@@ -596,7 +597,7 @@ def _undefined_names(spec: Spec, main: Graph, blocks: dict[str, Graph], source: 
 def _problem(source: SpecSource, error: dict[str, Any]) -> Problem:
     """Turn one pydantic error on the document's top level into a located, readable problem."""
     loc = list(error["loc"])
-    return source.problem(_message(error, loc), tuple(loc))
+    return source.problem(_message(error, loc), tuple(loc), at_key=error["type"] == "extra_forbidden")
 
 
 def _field_label(loc: list[Any]) -> str:

@@ -9,6 +9,8 @@ traced for counting.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from archspec.conventions import (
     Convention,
     Cost,
@@ -65,8 +67,12 @@ def matmul(f: Facts) -> Cost:
 
 
 def einsum(f: Facts) -> Cost:
-    """numpy's optimal einsum path 'optimized flop' / 2: prod of all label sizes when a label is summed away, else half"""
-    return mac(numpy_einsum_flop(f) // 2)
+    """floor(numpy's printed 'Optimized FLOP count' / 2): the flop (prod of all label sizes, twice when a label is
+    summed away) as numpy's einsum_path report prints it, %.3e, 4 significant digits"""
+    flop = numpy_einsum_flop(f)
+    if not isinstance(flop, int):
+        return mac(flop // 2)  # a formula: fvcore's rounding applies to numbers only
+    return mac(int(Fraction(f"{flop:.3e}") // 2))
 
 
 FVCORE = define(

@@ -124,3 +124,17 @@ def test_fvcore_test_suite_einsum_batchnorm_and_three_net():
         ],
     }
     assert _fvcore(three) == 4_000 + 60 + 12 + 2_000
+
+
+def test_fvcore_reads_numpys_printed_einsum_flop_with_four_significant_digits():
+    # fvcore's einsum handle parses numpy.einsum_path's report line "Optimized FLOP count: %.3e"
+    # and halves it: an einsum of 9,834,496 flops prints as 9.834e+06 -> 4,917,000 MACs.
+    spec = {
+        "name": "einsum",
+        "inputs": {"x": {"shape": [1, 8, 49, 32]}, "y": {"shape": [1, 8, 49, 32]}},
+        "layers": [{"type": "Einsum", "equation": "bhqd,bhkd->bhqk", "from": ["x", "y"]}],
+    }
+    exact = 2 * 8 * 49 * 49 * 32  # every label's size, twice: d is summed away
+    printed = float(f"{exact:.3e}")
+    assert exact == 1_229_312 and printed == 1_229_000.0
+    assert _fvcore(spec) == int(printed) // 2
