@@ -1,12 +1,21 @@
 """Reading and validating specs: located errors, several at once, safe YAML, the JSON Schema."""
 
+import subprocess
+import sys
 import time
+from fractions import Fraction
+from typing import Annotated
 
 import pytest
+import yaml
+from pydantic import TypeAdapter
 
 import archspec
-from archspec.errors import SpecError
+from archspec.errors import ShapeError, SpecError
+from archspec.layers import REGISTRY
+from archspec.layers.base import evaluate_real_arg, real_fields
 from archspec.spec import json_schema
+from tests.conftest import SPECS
 
 GOOD_HEAD = """\
 name: t
@@ -125,3 +134,147 @@ def test_json_schema_lists_every_layer_type():
     for name in ("Conv2d", "Linear", "BatchNorm2d", "AdaptiveAvgPool2d", "Softmax", "Flatten"):
         assert name in text
     assert schema["required"] == ["inputs", "layers"]
+
+
+# ---- the format without gaps ------------------------------------------------------------
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "archspec.cli", *args], capture_output=True, text=True)
+
+
+# arguments torch computes from the input's shape (in_channels, in_features, ...): never required
+INFERRED = {"in_channels", "in_features", "num_features", "normalized_shape", "num_channels", "embed_dim", "kdim", "vdim", "input_size"}
+
+
+def test_every_argument_that_follows_from_the_input_is_optional():
+    found = 0
+    for name, cls in REGISTRY.items():
+        for field_name, info in cls.model_fields.items():
+            if field_name in INFERRED:
+                found += 1
+                assert not info.is_required(), f"{name}.{field_name} should be inferred from the input"
+    assert found >= 20
+
+
+def test_multihead_attention_infers_its_embed_dim():
+    from tests.helpers import analyze_one
+
+    row = analyze_one([10, 2, 64], {"type": "MultiheadAttention", "num_heads": 8})
+    assert row.params == 4 * 64 * 64 + 4 * 64
+
+
+def test_every_float_argument_takes_an_expression_over_params():
+    """No layer field is a bare float: each real-valued argument parses an expression and binds to an exact rational."""
+    count = 0
+    for name, cls in REGISTRY.items():
+        for field_name, info in cls.model_fields.items():
+            annotation = str(info.annotation)
+            reals = real_fields(cls)
+            if "float" in annotation:
+                assert field_name in reals, f"{name}.{field_name} is a float field without expressions"
+            if field_name in reals:
+                count += 1
+                adapter = TypeAdapter(Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation)
+                expr = adapter.validate_python("q / 20")
+                marker = reals[field_name]
+                low = 0 if marker.minimum is None else marker.minimum
+                assert evaluate_real_arg(field_name, expr, marker, {"q": 1 + low * 20}) == Fraction(1 + low * 20, 20)
+    assert count >= 15
+
+
+def test_float_params_reach_float_fields_exactly():
+    spec = {
+        "params": {"p": 0.1, "hd": 64},
+        "inputs": {"x": {"shape": [2, 8, 64]}},
+        "layers": [{"type": "Dropout", "p": "p"}, {"type": "Mul", "other": "hd**-0.5"}, {"type": "Attention", "num_heads": 4, "dropout": "p"}],
+    }
+    report = archspec.analyze(spec)
+    assert report.layers[1].flops == 2 * 8 * 64
+    with pytest.raises(ShapeError, match="p must be at most 1"):
+        archspec.analyze(spec, p=1.5)
+    with pytest.raises(SpecError, match="is irrational"):
+        archspec.analyze(spec, hd=3)
+
+
+def test_block_arguments_may_be_lists_checked_as_the_layer_field():
+    spec = yaml.safe_load("""
+inputs: {x: {shape: [1, 8, 32, 32]}}
+blocks:
+  Conv:
+    args: {k: null, pad: [0, 0]}
+    layers:
+      - {type: Conv2d, out_channels: 8, kernel_size: k, padding: pad}
+layers:
+  - {type: Conv, k: [1, 7], pad: [0, 3]}
+  - {type: Conv, k: [7, 1], pad: [3, 0]}
+""")
+    rows = archspec.analyze(spec).layers
+    assert [row.output_shape for row in rows] == [(1, 8, 32, 32)] * 2
+    assert rows[0].macs == 32 * 32 * 8 * 8 * 7
+    spec["layers"][0]["k"] = [1, 7, 3]
+    with pytest.raises(ShapeError, match="kernel_size has 3 values"):
+        archspec.analyze(spec)
+
+
+def dangling():
+    return {
+        "inputs": {"x": {"shape": [1, 8]}},
+        "layers": [
+            {"name": "a", "type": "Linear", "out_features": 8},
+            {"name": "b", "type": "Linear", "out_features": 8, "from": "x"},  # a typo: meant a
+            {"name": "c", "type": "ReLU"},
+        ],
+    }
+
+
+def test_an_output_nothing_reads_is_a_warning_and_an_error_with_strict(tmp_path):
+    report = archspec.analyze(dangling())
+    assert len(report.warnings) == 1 and "a's output is never used" in report.warnings[0]
+    path = tmp_path / "dangling.yaml"
+    path.write_text(yaml.safe_dump(dangling()))
+    validate = run("validate", str(path))
+    assert validate.returncode == 0 and "warning:" in validate.stdout and "layers[0] (a, Linear)" in validate.stdout
+    analyze = run("analyze", str(path))
+    assert analyze.returncode == 0 and "never used" in analyze.stderr
+    strict = run("analyze", str(path), "--strict")
+    assert strict.returncode == 1 and "never used" in strict.stderr
+
+
+def test_a_training_only_branch_counts_its_params_and_runs_only_in_training():
+    spec = {
+        "inputs": {"x": {"shape": [1, 16]}},
+        "layers": [
+            {"name": "trunk", "type": "Linear", "out_features": 16},
+            {"name": "aux", "type": "Linear", "out_features": 4, "training_only": True},
+            {"name": "aux_act", "type": "ReLU", "training_only": True},
+            {"name": "head", "type": "Linear", "out_features": 2, "from": "trunk"},
+        ],
+        "outputs": ["head", "aux_act"],
+    }
+    inference, training = archspec.analyze(spec), archspec.analyze(spec, training=True)
+    assert inference.totals["params"] == training.totals["params"] == 16 * 17 + 16 * 4 + 4 + 16 * 2 + 2
+    assert training.totals["macs"] - inference.totals["macs"] == 16 * 4
+    from archspec.memory import MemoryOptions, memory
+
+    assert memory(training, MemoryOptions()).totals["saved_activations"] > memory(inference, MemoryOptions()).totals["saved_activations"]
+
+
+def test_unknown_keys_are_located_at_the_key(tmp_path):
+    path = tmp_path / "typo.yaml"
+    path.write_text("name: x\nlayrs: []\ninputs: {x: {shape: [4]}}\nlayers:\n  - {type: ReLU,   inplac: true}\n")
+    result = run("validate", str(path))
+    assert f"{path}:2:1: unknown field 'layrs'" in result.stderr
+    assert f"{path}:5:20: layers[0] (relu_0, ReLU): unknown argument 'inplac'" in result.stderr
+
+
+def test_a_spec_path_of_any_name_or_standard_input(tmp_path):
+    path = tmp_path / "spec"
+    path.write_text((SPECS / "seed_mnist.yaml").read_text())
+    assert run("validate", str(path)).stdout.startswith("ok: seed-mnist-cnn")
+    piped = subprocess.run([sys.executable, "-m", "archspec.cli", "validate", "-"], input=path.read_text(), capture_output=True, text=True)
+    assert piped.stdout.startswith("ok: seed-mnist-cnn")
+    assert "no such file" in run("validate", str(tmp_path / "missing")).stderr.lower()
+
+
+def test_a_bad_binding_says_what_is_wrong_with_the_value():
+    result = run("analyze", str(SPECS / "resnet18.yaml"), "--set", "B=abc")
+    assert result.returncode == 1 and "--set B=abc: unknown name 'abc'" in result.stderr

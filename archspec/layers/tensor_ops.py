@@ -153,7 +153,10 @@ class Gather(_Indexing):
     def output_shape(self, x: Shape, index: Shape) -> Shape:
         if len(index) != len(x):
             raise LayerError(f"gather needs an index of the input's rank {len(x)}, found {format_shape(index)}")
-        normalize_dim(self.dim, len(x))
+        dim = normalize_dim(self.dim, len(x))
+        for d, (size, limit) in enumerate(zip(index, x)):
+            if d != dim and is_concrete(size) and is_concrete(limit) and size > limit:
+                raise LayerError(f"gather's index {format_shape(index)} is larger than the input {format_shape(x)} at dim {d}")
         return index
 
 

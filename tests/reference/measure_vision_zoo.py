@@ -340,6 +340,8 @@ def arch_maxvit(m, runtime):
         "relative_position_index_dtype": str(attn[0].relative_position_index.dtype),
         "scale_factor": "feat_dim ** -0.5 (the full channel width, not head_dim), applied to k",
         "attention_input_shapes_B_G_P_D": runtime,
+        "einsum_macs_exact": sum(2 * B * G * P * P * D * n for (B, G, P, D), n in runtime),
+        "einsum_macs_as_fvcore_counts": sum(2 * n * int(float(f"{2 * B * G * P * P * D:.3e}") // 2) for (B, G, P, D), n in runtime),
         "classifier": [type(c).__name__ for c in m.classifier],
         "notes": "MBConv: pre-BN -> 1x1 expand (x4, BN, GELU) -> 3x3 depthwise (stride, BN, GELU) -> SE(mid -> int(out*0.25) -> mid, SiLU) -> 1x1 conv (bias); proj shortcut = AvgPool3x3s2 + 1x1 conv when stride 2 / channels change. Attention uses torch.einsum for q.k and attn.v.",
         "source_attention": quote(MV.RelativePositionalMultiHeadAttention.forward, r"einsum|scale|pos_bias|softmax"),
@@ -388,7 +390,7 @@ def arch_r3d(m):
         "stem": repr(m.stem),
         "layers": [len(getattr(m, f"layer{i}")) for i in range(1, 5)],
         "block": type(m.layer1[0]).__name__,
-        "widths": [getattr(m, f"layer{i}")[0].conv2[0][0].out_channels for i in range(1, 5)],
+        "widths": [getattr(m, f"layer{i}")[0].conv2[0].out_channels for i in range(1, 5)],
         "conv_builder": "Conv3DSimple (3x3x3), stride 2 (all of T,H,W) at the first block of layers 2-4 with 1x1x1 conv+BN downsample",
         "head": ["AdaptiveAvgPool3d((1,1,1))", repr(m.fc)],
     }
@@ -401,7 +403,9 @@ def arch_vit(m):
         "num_layers": len(m.encoder.layers), "num_heads": l0.self_attention.num_heads, "seq_length": m.seq_length,
         "class_token": True, "pos_embedding": list(m.encoder.pos_embedding.shape),
         "heads": [repr(c) for c in m.heads],
-        "attention": "nn.MultiheadAttention(batch_first=True), called with need_weights=False (fast path disabled)",
+        "attention": "nn.MultiheadAttention(batch_first=True), called with need_weights=False (fast path disabled), so F.multi_head_attention_forward runs F.scaled_dot_product_attention, which on the CPU dispatches to aten._scaled_dot_product_flash_attention_for_cpu: FlopCounterMode has no formula for that op (it counts the CUDA flash/efficient/cudnn variants), fvcore lists aten::scaled_dot_product_attention as unsupported, and ptflops' aten backend does not count it either",
+        "attention_matmul_macs_analytic": 2 * len(m.encoder.layers) * m.seq_length * m.seq_length * m.hidden_dim,
+        "flopcounter_sdpa_registered": sorted(str(k) for k in __import__("torch.utils.flop_counter").utils.flop_counter.flop_registry if "attention" in str(k)),
     }
 
 
@@ -484,7 +488,7 @@ def run(name):
                 per_stage[-1].append(e)
         r["architecture"] = arch_swin(builder, m, per_stage)
     elif builder == "maxvit_t":
-        r["architecture"] = arch_maxvit(m, sorted(Counter(str(s) for s in runtime).items()))
+        r["architecture"] = arch_maxvit(m, [[list(s), n] for s, n in sorted(Counter(tuple(s) for s in runtime).items())])
     elif builder == "inception_v3":
         r["architecture"] = arch_inception(m)
     elif builder == "fcn_resnet50":
