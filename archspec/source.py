@@ -138,6 +138,8 @@ def load_source(spec: Any) -> SpecSource:
             raise SpecError(Problem("the spec path is a directory, not a file", str(path))) from None
         except OSError as exc:
             raise SpecError(Problem(f"cannot read the spec file: {exc.strerror}", str(path))) from None
+        except (ValueError, UnicodeDecodeError) as exc:  # a NUL in the name, bytes that are not UTF-8
+            raise SpecError(Problem(f"cannot read the spec file: {exc}", repr(str(path)))) from None
         return parse_yaml(text, str(path))
     if isinstance(spec, str):
         return parse_yaml(spec, None)

@@ -155,6 +155,9 @@ def published(builder):
             "crop_size": kw.get("crop_size"),
             "resize_size": kw.get("resize_size"),
         }
+        # the resolution _ops refers to: the crop, or for segmentation (no crop) the resize
+        res = kw.get("crop_size") or kw.get("resize_size")
+        entries[w.name]["resolution"] = list(res) if isinstance(res, (tuple, list)) else [res, res]
     return {"enum": enum.__name__, "default": enum.DEFAULT.name, "entries": entries}
 
 
@@ -409,6 +412,33 @@ def arch_vit(m):
     }
 
 
+# What the peers do differently on these models (checked against the peers' sources and the figures below).
+PEER_NOTES = {
+    "swin": "Swin's ShiftedWindowAttention calls F.linear with attn.qkv/attn.proj weights inside shifted_window_attention, so no module hook fires for them: "
+            "ptflops 0.7.5's pytorch backend has its F.linear patch commented out (pytorch_engine.patch_functional) and misses qkv+proj; thop 2.2.3 counts them "
+            "through its TorchFunctionMode (F.linear as a matmul, bias not counted). qkv, q@k^T, attn@v and proj run on the window-padded map (see architecture).",
+    "maxvit_t": "Attention uses torch.einsum: fvcore's einsum handler (equation 'abcde,abcfe->abcdf' after letter remapping) takes numpy.einsum_path's "
+                "'Optimized FLOP count' printed with 4 significant digits, halved and floored, so fvcore's einsum total is rounded (see architecture.einsum_macs_exact "
+                "vs einsum_macs_as_fvcore_counts) and is a float; ptflops 0.7.5's pytorch backend has no torch.einsum rule and misses it; thop 2.2.3 and FlopCounterMode (bmm) count it exactly.",
+    "r3d_18": "torchvision's Conv3DSimple subclasses nn.Conv3d; ptflops 0.7.5's pytorch backend looks hooks up by exact type(module) in MODULES_MAPPING, so every Conv3DSimple "
+              "is skipped and only the stem and downsample nn.Conv3d, BN, ReLU, pool and fc are counted; the aten backend, thop (isinstance-style lookup), fvcore and FlopCounterMode count them.",
+    "vit_l_16": "Attention runs F.scaled_dot_product_attention (need_weights=False); on the CPU it dispatches to aten._scaled_dot_product_flash_attention_for_cpu, which "
+                "FlopCounterMode has no formula for, fvcore reports as unsupported (aten::scaled_dot_product_attention) and ptflops' aten backend does not count; "
+                "thop 2.2.3 (its multi_head_attention_forward / sdpa rules) and ptflops' pytorch backend (nn.MultiheadAttention hook) include the q@k^T and attn@v products.",
+    "inception_v3": "AuxLogits is built (aux_logits=True) and its parameters are in every params figure (thop, ptflops, torchvision's num_params), but in eval() it does not run, so no MAC figure includes it.",
+    "fcn_resnet50": "The aux classifier runs in eval() too (FCN computes 'aux' whenever aux_classifier is set), so every MAC figure and torchvision's _ops include it; fvcore traces the dict output without trouble.",
+}
+
+
+def conv_linear_matmul_macs(r):
+    """fvcore's conv + linear + matmul MACs, with einsum replaced by its exact count and, for vit, the sdpa products fvcore skips."""
+    fb = r.get("fvcore_by_operator", {})
+    macs = sum(fb.get(op, 0) for op in ("conv", "linear", "matmul", "bmm"))
+    arch = r.get("architecture", {})
+    macs += arch.get("einsum_macs_exact", 0) + arch.get("attention_matmul_macs_analytic", 0)
+    return int(macs)
+
+
 # ---------------------------------------------------------------- driver
 
 def build(name):
@@ -499,6 +529,17 @@ def run(name):
         r["architecture"] = arch_r3d(m)
     elif builder == "vit_l_16":
         r["architecture"] = arch_vit(m)
+
+    # torchvision's _ops turned out to be these MACs / 1e9, rounded to 3 decimals, at the entry's crop size
+    macs = conv_linear_matmul_macs(r)
+    same_res = [e["_ops"] for e in r["published"].get("entries", {}).values() if e["resolution"] == shape[-2:]]
+    r["conv_linear_matmul_macs"] = macs
+    r["conv_linear_matmul_gmacs_rounded"] = round(macs / 1e9, 3)
+    r["published_ops_at_this_resolution"] = same_res
+    r["matches_published_ops"] = bool(same_res) and all(abs(round(macs / 1e9, 3) - o) < 1e-9 for o in same_res)
+    note = PEER_NOTES.get("swin" if builder.startswith("swin") else builder)
+    if note:
+        r["peer_notes"] = note
     return r
 
 
@@ -514,6 +555,8 @@ ABOUT = (
     "torch.utils.flop_counter.FlopCounterMode(display=False) around a torch.no_grad() forward, get_total_flops() (2 flops per multiply-add) and "
     "get_flop_counts()['Global'] per operator. hook_conv_linear_macs: forward hooks on nn.Conv*/nn.Linear modules, MACs = output numel * in_channels/groups * kernel taps "
     "for convs and rows * in_features * out_features for linears (layers applied through F.linear with a module's weight, as swin's qkv/proj, never fire a hook). "
+    "conv_linear_matmul_macs: fvcore's conv+linear+matmul MACs with einsum counted exactly and, for vit_l_16, the sdpa products added analytically; "
+    "matches_published_ops says whether it equals _ops (x1e9, 3 decimals) of the weights entries at the measured resolution. "
     "*_by_module_pattern: module paths with numeric indices replaced by '*', summed. published: every entry of the builder's weights enum, meta['num_params'] and "
     "meta['_ops'] (GFLOPS as torchvision publishes it) with the crop_size of the entry's transforms, the resolution _ops refers to. "
     "nn.MultiheadAttention's fast path disabled (torch.backends.mha.set_fastpath_enabled(False)). torch.set_num_threads(2)."
