@@ -28,7 +28,12 @@ weights=None, eval(), batch 1, float32 on the CPU) it records:
   fvcore's einsum handler returns floats);
 * for the models in DETAILED, per-module-pattern breakdowns of fvcore and
   FlopCounterMode and conv/linear MACs from forward hooks on nn.Conv*/nn.Linear;
-* a compact architecture summary (see the arch_* functions).
+* a compact architecture summary (see the arch_* functions);
+* conv_linear_matmul_macs: fvcore's conv + linear + matmul MACs with einsum
+  counted exactly (and, for vit_l_16, the sdpa products fvcore skips), and
+  whether that figure / 1e9, rounded to 3 decimals, equals the published _ops
+  at the same resolution (it does for every model measured here);
+* peer_notes where a peer counts a model differently, and why.
 
 nn.MultiheadAttention's fast path is disabled (torch.backends.mha.set_fastpath_enabled(False)).
 """
@@ -54,11 +59,9 @@ import torch.nn as nn
 import torchvision
 import torchvision.models as M
 import thop
-import ptflops
-import fvcore
 from fvcore.nn import FlopCountAnalysis
 from ptflops import get_model_complexity_info
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.flop_counter import FlopCounterMode, flop_registry
 from importlib.metadata import version
 
 torch.backends.mha.set_fastpath_enabled(False)
@@ -66,6 +69,7 @@ torch.set_num_threads(2)
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vision_zoo_measured.json")
 TV_ROOT = os.path.dirname(os.path.dirname(torchvision.__file__))
+
 
 def _regnet_size(name):
     """'regnet_y_1_6gf' -> ('y', 1.6), 'regnet_x_400mf' -> ('x', 0.4): order the builders by family, then size."""
@@ -408,7 +412,7 @@ def arch_vit(m):
         "heads": [repr(c) for c in m.heads],
         "attention": "nn.MultiheadAttention(batch_first=True), called with need_weights=False (fast path disabled), so F.multi_head_attention_forward runs F.scaled_dot_product_attention, which on the CPU dispatches to aten._scaled_dot_product_flash_attention_for_cpu: FlopCounterMode has no formula for that op (it counts the CUDA flash/efficient/cudnn variants), fvcore lists aten::scaled_dot_product_attention as unsupported, and ptflops' aten backend does not count it either",
         "attention_matmul_macs_analytic": 2 * len(m.encoder.layers) * m.seq_length * m.seq_length * m.hidden_dim,
-        "flopcounter_sdpa_registered": sorted(str(k) for k in __import__("torch.utils.flop_counter").utils.flop_counter.flop_registry if "attention" in str(k)),
+        "flopcounter_sdpa_registered": sorted(str(k) for k in flop_registry if "attention" in str(k)),
     }
 
 
