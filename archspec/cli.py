@@ -111,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     formula.add_argument("--approx", action="store_true", help="drop floor divisions: a smooth formula, labelled approximate")
     _add_memory_options(formula, "with memory metrics: ")
     _add_decode_option(formula)
+    _add_layout_options(formula)
 
     fit = add_spec_command("fit", "the largest value of one param that keeps a cost within a budget")
     fit.add_argument("--for", dest="target", required=True, metavar="NAME", help="the param to solve for, e.g. B")
@@ -120,11 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
     budgets.add_argument("--memory", metavar="BYTES", help="training (or --inference) total memory <= BYTES, e.g. 24GiB")
     _add_memory_options(fit, "with --memory: ")
     _add_decode_option(fit)
+    _add_layout_options(fit)
     fit.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
 
     memory = add_spec_command("memory", "weights, gradients, optimizer state, saved activations, inference peak and KV cache")
     _add_memory_options(memory)
     _add_decode_option(memory)
+    _add_layout_options(memory)
     memory.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     memory.add_argument("--per-layer", action="store_true", help="saved activations and KV cache per layer too")
 
@@ -258,6 +261,51 @@ def _bindings_and_limits(args: argparse.Namespace):
     return bindings, Limits(**limits)
 
 
+def _layout_size(text: str):
+    if text.strip().lower() in ("null", "none"):
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer (or null for a free symbol), found {text!r}")
+    return int(text)
+
+
+def _add_layout_options(parser: argparse.ArgumentParser) -> None:
+    """The options of archspec.parallel.Layout: per-device memory under a parallel layout."""
+    group = parser.add_argument_group("parallel layout (per-device memory; docs/parallel.md)")
+    for name, what in (("dp", "data"), ("tp", "tensor"), ("cp", "context"), ("ep", "expert")):
+        group.add_argument(f"--{name}", type=_layout_size, default=1, metavar="N", help=f"{what}-parallel size (null: a free symbol)")
+    group.add_argument("--pp", type=_depth, default=1, metavar="N", help="pipeline-parallel size (stages)")
+    group.add_argument("--sp", action="store_true", help="sequence parallelism with tensor parallelism")
+    group.add_argument("--zero", type=int, default=0, choices=(0, 1, 2, 3), help="ZeRO stage: 1 optimizer state, 2 + gradients, 3 + weights (FSDP)")
+    group.add_argument("--fsdp", action="store_true", help="FSDP: ZeRO-3's sharding (the same as --zero 3)")
+    group.add_argument("--distributed-optimizer", action="store_true", help="Megatron's distributed optimizer (shards optimizer state and master weights)")
+    group.add_argument("--recompute", default="none", choices=("none", "selective", "full", "per-block"), help="activation recomputation")
+    group.add_argument("--microbatches", type=_layout_size, default=1, metavar="M", help="micro-batches per step (the spec's B is one micro-batch)")
+    group.add_argument("--virtual-stages", type=_depth, default=1, metavar="V", help="interleaved pipeline: model chunks per device")
+    group.add_argument("--first-stage-layers", type=int, default=None, metavar="N", help="pin the layers of the first pipeline stage")
+    group.add_argument("--last-stage-layers", type=int, default=None, metavar="N", help="pin the layers of the last pipeline stage")
+
+
+def _layout(args: argparse.Namespace):
+    """The parallel layout the command line asks for, or None for one device."""
+    from archspec.parallel import Layout
+    from archspec.symbolic import symbol
+
+    sizes = {}
+    for name in ("dp", "tp", "cp", "ep", "microbatches"):
+        value = getattr(args, name)
+        sizes[name] = symbol(name) if value is None else value
+    layout = Layout(
+        **sizes, pp=args.pp, sp=args.sp, zero=3 if args.fsdp else args.zero, distributed_optimizer=args.distributed_optimizer,
+        recompute=args.recompute, virtual_stages=args.virtual_stages,
+        first_stage_layers=args.first_stage_layers, last_stage_layers=args.last_stage_layers,
+    )
+    if layout == Layout():
+        return None
+    layout.check()
+    return layout
+
+
 def _add_decode_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--decode",
@@ -369,6 +417,9 @@ def _memory(args: argparse.Namespace) -> int:
     if args.decode:
         options = replace(options, training=False)  # a decode step is inference
     report = _analyze(args, limits, bindings, decode=args.decode, training=options.training)
+    layout = _layout(args)
+    if layout is not None:
+        return _parallel_memory(args, report, options, layout)
     result = memory(report, options)
     if args.format == "json":
         data = {
@@ -408,6 +459,50 @@ def _memory(args: argparse.Namespace) -> int:
         for layer in result.layers:
             if layer["saved_activations"] or layer["kv_cache"]:
                 print(f"  {layer['name']} ({layer['type']}): saved {human_bytes(layer['saved_activations'])}, kv cache {human_bytes(layer['kv_cache'])}")
+    return EXIT_OK
+
+
+def _parallel_memory(args: argparse.Namespace, report, options, layout) -> int:
+    """archspec memory with a parallel layout: per-device memory and communication per step."""
+    from archspec.formats import human_bytes, grouped
+    from archspec.dims import is_concrete
+    from archspec.parallel import parallel_memory
+    from archspec.parallel.memory import COMPONENTS
+
+    if not options.training:
+        raise _UsageError("a parallel layout gives per-device training memory: drop --inference (or the layout options)")
+    result = parallel_memory(report, options, layout)
+    if args.format == "json":
+        data = {"name": report.name, "options": {k: getattr(options, k) for k in options.__dataclass_fields__},
+                "memory": result.to_dict()}
+        print(json.dumps(data, indent=2))
+        return EXIT_OK
+    print(f"{report.name}: training memory per device, {options.dtype}, {options.optimizer}; {layout.describe()} "
+          f"({layout.devices} devices)")
+    loaded = result.most_loaded_stage
+    classes = [("first_stage", "first stage" + (" (the most loaded)" if loaded == 0 else "")),
+               ("last_stage", "last stage" + (" (the most loaded)" if loaded == layout.pp - 1 else ""))]
+    if loaded not in (0, layout.pp - 1):
+        classes.append(("most_loaded", f"most loaded (stage {loaded})"))
+    if layout.pp == 1:
+        classes = [("most_loaded", "each device")]
+    width = max(len(k) for k in COMPONENTS)
+
+    def cell(value):
+        return f"{human_bytes(value):>12}  {grouped(value)} B" if is_concrete(value) else f"{value} B"
+
+    for key, label in classes:
+        print(f"  {label}:")
+        for component in COMPONENTS:
+            value = result.devices[key][component]
+            if value != 0 or component in ("weights", "total"):
+                print(f"    {component.ljust(width)}  {cell(value)}")
+    comm = result.communication[result.most_loaded_stage]
+    if comm:
+        print(f"  sent per step by the most loaded device, by parallel dimension:")
+        for dim, kinds in comm.items():
+            for kind, value in kinds.items():
+                print(f"    {dim:>3} {kind:<15} {cell(value)}")
     return EXIT_OK
 
 

@@ -137,8 +137,8 @@ class _Walk:
         self.rows: list[LayerRow] = []
         self.storages: list[Storage] = []
 
-    def new_storage(self, numel, dtype: str, parameter: bool = False, device: str | None = None) -> int:
-        self.storages.append(Storage(as_plain(numel), dtype, parameter, device=device))
+    def new_storage(self, numel, dtype: str, parameter: bool = False, device: str | None = None, **flags) -> int:
+        self.storages.append(Storage(as_plain(numel), dtype, parameter, device=device, **flags))
         return len(self.storages) - 1
 
     def new_tensor(self, shape: Shape, dtype: str = "activation", parameter: bool = False) -> Tensor:
@@ -319,6 +319,7 @@ class _Walk:
             output_storages=tuple(t.storage for t in outputs),
             saved=saved,
             view_at_inference=op.is_view(training=False),
+            layer=op,
         )
         if idle:
             row = idle_row(row)
@@ -332,7 +333,7 @@ class _Walk:
             return xs[item.input].storage
         if item.output is not None:
             return outputs[item.output].storage
-        return self.new_storage(item.numel, item.dtype, device=item.device)
+        return self.new_storage(item.numel, item.dtype, device=item.device, split=item.split, core=item.core)
 
     def block_env(self, block: Graph, call: _BoundBlock, node: Node, level: Scope) -> dict[str, Any]:
         """The params, then the block's arguments: given at the call, else their defaults in order."""

@@ -25,6 +25,8 @@ class Storage:
     parameter: bool = False
     times: Value = 1
     device: str | None = None
+    split: bool | None = None  # a layer's own tensor split by tensor parallelism (None: as the layer's output)
+    core: bool = False  # an attention core tensor (dropped by selective recomputation)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class LayerRow:
     kv_cache: Value = 0
     kv_cache_read: Value = 0  # cache elements a decode step reads
     weights_read: Value = 0  # parameters a decode step reads
+    layer: Any = field(default=None, compare=False, repr=False)  # the bound layer (for archspec.parallel)
 
     @property
     def name(self) -> str:

@@ -116,7 +116,7 @@ DECODERS = [
     ("llama2_7b.yaml", (32000, 4096, 32, 32, 32, 11008, True, False, 0, False), True, "Llama-2-7b config"),
     ("llama3_8b.yaml", (128256, 4096, 32, 32, 8, 14336, True, False, 0, False), True, "Meta-Llama-3-8B config"),
     ("llama3_405b.yaml", (128256, 16384, 126, 128, 8, 53248, True, False, 0, False), True, "Llama-3.1-405B config"),
-    ("gpt3_175b.yaml", (50257, 12288, 96, 96, 96, 49152, False, True, 2048, True), True, "GPT-3 paper, Table 2.1"),
+    ("gpt3_175b.yaml", (51200, 12288, 96, 96, 96, 49152, False, True, 2048, True), True, "GPT-3 paper, Table 2.1 (Megatron's padded vocab)"),
 ]
 
 

@@ -13,6 +13,7 @@ from archspec.layers.base import (
     Layer,
     Saved,
     Shape,
+    TensorParallel,
     normalize_dim,
     real,
 )
@@ -33,6 +34,10 @@ class _Elementwise(Layer):
 
     def other_flops(self, x: Shape, out: Shape) -> Value:
         return product(out) * flops_per_element(self.cost_key)
+
+    def tensor_parallel(self, tp, split, x):
+        """elementwise: runs on a split tensor as it is."""
+        return TensorParallel("elementwise", 0)
 
 
 @register

@@ -14,6 +14,7 @@ from archspec.layers.base import (
     Layer,
     Saved,
     Shape,
+    TensorParallel,
     broadcast_shapes,
     real,
 )
@@ -40,6 +41,10 @@ class _Binary(Layer):
     def other_flops(self, *inputs: Shape, out: Shape) -> Value:
         operands = len(inputs) + (self.other is not None)
         return (operands - 1) * product(out) * flops_per_element(self.op_key)
+
+    def tensor_parallel(self, tp, split, *inputs):
+        """elementwise: runs on split tensors as they are (mixed with a replicated one, gathers)."""
+        return TensorParallel("elementwise", 0)
 
     def saved_for_backward(self, *inputs: Shape, out: Shape) -> tuple[Saved, ...]:
         # A sum needs nothing; a product needs each tensor factor for the others' gradients
@@ -93,3 +98,7 @@ class Pow(Layer):
 
     def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
         return SAVES_INPUT
+
+    def tensor_parallel(self, tp, split, x):
+        """elementwise: runs on a split tensor as it is."""
+        return TensorParallel("elementwise", 0)

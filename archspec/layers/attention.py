@@ -13,7 +13,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from archspec.dims import Value, definitely_equal, maximum, minimum, product
+from archspec.dims import Value, ceildiv, definitely_equal, maximum, minimum, product
 from archspec.errors import LayerError
 from archspec.layers import register
 from archspec.layers.base import (
@@ -22,6 +22,7 @@ from archspec.layers.base import (
     Saved,
     Shape,
     Size,
+    TensorParallel,
     exact_div,
     format_shape,
     real,
@@ -183,7 +184,7 @@ class AttentionParts:
             kept = self._kept(path, dropout, packed)
         context = self.lead * self.queries * self.heads * self.value_head_dim
         table = () if rope is None else (Saved(input=rope),)
-        return (*(Saved(input=i) for i in inputs), *table, *kept, Saved(numel=context))
+        return (*(Saved(input=i) for i in inputs), *table, *kept, Saved(numel=context, split=True))
 
     def _kept(self, path: str, dropout: float, packed: bool) -> tuple[Saved, ...]:
         query = self.lead * self.queries * self.heads * self.head_dim
@@ -201,16 +202,17 @@ class AttentionParts:
             given = (query + key + value,)
         elif self.value_storage is not None and path in ("fused", "eager"):
             given = (query, key, self.value_storage)
-        kept = [Saved(numel=size) for size in (*given, *copies)]
+        # per head, so tensor parallelism splits them; the core's own (scores and what follows) selective recomputation drops
+        kept = [Saved(numel=size, split=True) for size in (*given, *copies)]
         scores = self.lead * self.heads * self.queries * keys
         if path == "fused":
-            kept.append(Saved(numel=self.lead * self.heads * self.queries, dtype="float32"))
+            kept.append(Saved(numel=self.lead * self.heads * self.queries, dtype="float32", split=True, core=True))
         else:
             if self.softcap:
-                kept.append(Saved(numel=scores))  # tanh keeps its output
-            kept.append(Saved(numel=scores))
+                kept.append(Saved(numel=scores, split=True, core=True))  # tanh keeps its output
+            kept.append(Saved(numel=scores, split=True, core=True))
             if dropout > 0:
-                kept += [Saved(numel=scores, dtype="dropout_mask"), Saved(numel=scores)]
+                kept += [Saved(numel=scores, dtype="dropout_mask", split=True, core=True), Saved(numel=scores, split=True, core=True)]
         return tuple(kept)
 
     def cache(self) -> Value:
@@ -224,6 +226,19 @@ class AttentionParts:
         if self.window:
             tokens = minimum(tokens, self.window - 1)
         return self.lead * tokens * per_token
+
+    def params_per_rank(self, tp: Value) -> Value:
+        """Parameters one tensor-parallel rank holds: the query heads and the output projection's
+        rows split by heads, key/value heads too (a whole head per rank when there are fewer
+        than tp of them), the output bias on every rank."""
+        heads = exact_div(self.heads, tp, f"num_heads={self.heads} must be divisible by tp={tp}")
+        kv_heads = ceildiv(self.kv_heads, tp)
+        q_bias, k_bias, v_bias = (int(b) for b in self.projection_biases)
+        query = heads * self.head_dim * (self.query_dim + q_bias)
+        key = kv_heads * self.head_dim * (self.key_dim + k_bias)
+        value = kv_heads * self.value_head_dim * (self.value_dim + v_bias)
+        out = heads * self.value_head_dim * self.out_dim + (self.out_dim if self.out_bias else 0)
+        return query + key + value + out
 
     def cache_read(self) -> Value:
         """Cache elements read by this pass: the cached past, or a cached memory."""
@@ -381,6 +396,10 @@ class Attention(Layer):
         parts = self.parts(*inputs)
         return parts.cache() if self.causal or parts.cross else 0
 
+    def tensor_parallel(self, tp, split, *inputs):
+        """heads: Q, K, V projections column-parallel by heads, the output row-parallel."""
+        return TensorParallel("heads", self.parts(*inputs).params_per_rank(tp))
+
     def cache_read_elements(self, *inputs: Shape) -> Value:
         parts = self.parts(*inputs)
         return parts.cache_read() if self.causal or parts.cross else 0
@@ -448,6 +467,10 @@ class MultiheadAttention(Layer):
 
     def other_flops(self, *inputs: Shape, out: Shape) -> Value:
         return self.parts(*inputs).other_flops()
+
+    def tensor_parallel(self, tp, split, *inputs):
+        """heads: as Attention."""
+        return TensorParallel("heads", self.parts(*inputs).params_per_rank(tp))
 
     def saved_for_backward(self, *inputs: Shape, out: Shape) -> tuple[Saved, ...]:
         # F.multi_head_attention_forward projects a single input (self-attention) with one

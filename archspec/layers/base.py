@@ -51,13 +51,36 @@ class Saved:
     """A tensor that autograd keeps from the forward pass for the backward pass: one of the
     layer's inputs, one of its outputs, or a tensor of its own (`numel` elements of `dtype`;
     "activation" means the dtype activations are computed in). `device` ("cpu" or "cuda")
-    marks a tensor only that device's kernel keeps; None, every device."""
+    marks a tensor only that device's kernel keeps; None, every device. For parallel
+    layouts (archspec.parallel): `split` says whether tensor parallelism divides a tensor
+    of the layer's own across the ranks (None: as the layer's output is), and `core`
+    marks the attention core's tensors that selective recomputation drops."""
 
     input: int | None = None
     output: int | None = None
     numel: Value = 0
     dtype: str = "activation"
     device: str | None = None
+    split: bool | None = None
+    core: bool = False
+
+
+@dataclass(frozen=True)
+class TensorParallel:
+    """How tensor parallelism runs one layer application over tp ranks (archspec.parallel):
+
+    - replicate: every rank runs the whole layer (a split input is gathered first);
+    - elementwise: runs on split tensors as they are (the output is split when the inputs are);
+    - column: a replicated input, the output split along its last dim (column-parallel Linear);
+    - row: a split input, the output summed across ranks (row-parallel Linear);
+    - heads: a replicated input, the work split by heads or channels, the output summed
+      (attention, a Mamba mixer);
+    - vocab: an embedding table split by rows, the output summed.
+
+    `params` is what each rank holds."""
+
+    kind: str
+    params: Value
 
 
 SAVES_INPUT = (Saved(input=0),)
@@ -315,6 +338,11 @@ class Layer(GraphFields):
     def is_view(self, training: bool) -> bool:
         """Whether the output shares the first input's storage (training: in train mode)."""
         return self.view
+
+    def tensor_parallel(self, tp: Value, split: tuple[bool, ...], *inputs: Shape) -> TensorParallel:
+        """How tensor parallelism splits this layer; `split[i]`: input i arrives split across the
+        ranks (docs/parallel.md). Default: replicated (every rank runs the whole layer)."""
+        return TensorParallel("replicate", self.param_count(*inputs))
 
     def weight_shape(self, *inputs: Shape) -> Shape | None:
         """The shape of the main weight, for layers whose weight can be shared (`shares:`)."""

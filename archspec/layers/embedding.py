@@ -6,9 +6,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from archspec.dims import Value
+from archspec.dims import Value, ceildiv
 from archspec.layers import register
-from archspec.layers.base import SAVES_INPUT, Layer, Saved, Shape, Size
+from archspec.layers.base import SAVES_INPUT, Layer, Saved, Shape, Size, TensorParallel
 
 
 @register
@@ -33,6 +33,10 @@ class Embedding(Layer):
 
     def param_count(self, x: Shape) -> Value:
         return self.num_embeddings * self.embedding_dim
+
+    def tensor_parallel(self, tp: Value, split: tuple[bool, ...], x: Shape) -> TensorParallel:
+        """vocabulary-parallel: each rank holds ceil(num_embeddings / tp) rows; the lookups are summed."""
+        return TensorParallel("vocab", ceildiv(self.num_embeddings, tp) * self.embedding_dim)
 
     def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
         return SAVES_INPUT  # the ids, to scatter the gradient into the table

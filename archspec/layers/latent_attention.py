@@ -27,6 +27,7 @@ from archspec.layers.base import (
     Saved,
     Shape,
     Size,
+    TensorParallel,
     exact_div,
     format_shape,
 )
@@ -129,6 +130,19 @@ class LatentAttention(Layer):
         saved += [Saved(numel=tokens * (r + self.qk_rope_head_dim)), Saved(numel=tokens), Saved(numel=tokens * r)]
         saved += [Saved(numel=tokens * r)]
         return (*saved, *parts.saved(self.kernel, rope=1, inputs=()))
+
+    def tensor_parallel(self, tp, split, x, rotary):
+        """heads: the query and key/value up-projections and the output split by heads; the
+        down-projections to the latents and their norms on every rank (as Megatron's MLA)."""
+        heads = exact_div(self.num_heads, tp, f"num_heads={self.num_heads} must be divisible by tp={tp}")
+        width, r = x[-1], self.kv_lora_rank
+        qk = self.qk_nope_head_dim + self.qk_rope_head_dim
+        query = (width * self.q_lora_rank + self.q_lora_rank + self.q_lora_rank * heads * qk) if self.q_lora_rank else width * heads * qk
+        latent = width * (r + self.qk_rope_head_dim) + r
+        up = r * heads * (self.qk_nope_head_dim + self.v_head_dim)
+        out = heads * self.v_head_dim * width
+        biases = (self.param_count(x, rotary) - self.model_copy(update={"bias": False}).param_count(x, rotary)) if self.bias else 0
+        return TensorParallel("heads", query + latent + up + out + biases)
 
     def cache_elements(self, x: Shape, rotary: Shape) -> Value:
         parts = self.parts(x, rotary)

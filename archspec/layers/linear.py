@@ -7,10 +7,18 @@ from typing import Literal
 from pydantic import Field
 
 from archspec.costs import flops_per_element
-from archspec.dims import Value, product
+from archspec.dims import Value, ceildiv, product
 from archspec.errors import LayerError
 from archspec.layers import register
-from archspec.layers.base import SAVES_INPUT, Layer, Saved, Shape, Size, format_shape
+from archspec.layers.base import (
+    SAVES_INPUT,
+    Layer,
+    Saved,
+    Shape,
+    Size,
+    TensorParallel,
+    format_shape,
+)
 
 
 @register
@@ -26,6 +34,11 @@ class Linear(Layer):
     in_features: Size | None = Field(None, description="inferred from the input's last dim; checked when given")
     out_features: Size
     bias: bool = True
+    parallel: Literal["auto", "column", "row", "replicate"] = Field(
+        "auto",
+        description="under tensor parallelism: column (output split), row (input split, output summed), replicate; "
+        "auto: row when the input arrives split, else column (Megatron's placement)",
+    )
 
     def output_shape(self, x: Shape) -> Shape:
         if len(x) < 1:
@@ -44,6 +57,16 @@ class Linear(Layer):
 
     def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
         return SAVES_INPUT
+
+    def tensor_parallel(self, tp: Value, split: tuple[bool, ...], x: Shape) -> TensorParallel:
+        """column: weight and bias split by output features (padded to a multiple of tp); row: the
+        weight split by input features, the bias on every rank."""
+        mode = self.parallel if self.parallel != "auto" else ("row" if split[0] else "column")
+        if mode == "column":
+            return TensorParallel("column", ceildiv(self.out_features, tp) * (x[-1] + int(self.bias)))
+        if mode == "row":
+            return TensorParallel("row", ceildiv(x[-1], tp) * self.out_features + (self.out_features if self.bias else 0))
+        return TensorParallel("replicate", self.param_count(x))
 
     def other_flops(self, x: Shape, out: Shape) -> Value:
         return product(out) * flops_per_element("bias") if self.bias else 0

@@ -22,7 +22,15 @@ from archspec.costs import flops_per_element
 from archspec.dims import Value, ceildiv, is_concrete, product
 from archspec.errors import LayerError
 from archspec.layers import register
-from archspec.layers.base import Count, Layer, Saved, Shape, Size, format_shape
+from archspec.layers.base import (
+    Count,
+    Layer,
+    Saved,
+    Shape,
+    Size,
+    TensorParallel,
+    format_shape,
+)
 
 SCAN_FLOPS = 6  # per token, channel and state: Δ*A, exp, Δ*B, times x, times h, plus
 
@@ -91,23 +99,29 @@ class Mamba(Layer):
         tokens, width, d, r = self._sizes(x)
         batch, length = x[0], x[1]
         n, k = self.d_state, self.d_conv
-        common = [Saved(input=0), Saved(numel=2 * tokens * d), Saved(numel=tokens * (r + 2 * n))]
+        common = [Saved(input=0), Saved(split=True, numel=2 * tokens * d), Saved(split=True, numel=tokens * (r + 2 * n))]
         if self.kernel == "fused":
             chunks = ceildiv(length, 2048)
-            return (*common, *(Saved(numel=tokens * d) for _ in range(3)), Saved(numel=tokens * n), Saved(numel=tokens * n),
-                    Saved(numel=batch * d * chunks * 2 * n))
+            return (*common, *(Saved(split=True, numel=tokens * d) for _ in range(3)), Saved(split=True, numel=tokens * n), Saved(split=True, numel=tokens * n),
+                    Saved(split=True, numel=batch * d * chunks * 2 * n))
         return (
             *common,
-            Saved(numel=batch * d * (length + k - 1)),  # the conv's output, before the slice to L
+            Saved(split=True, numel=batch * d * (length + k - 1)),  # the conv's output, before the slice to L
             # SiLU(x), Δ before and after softplus, x and Δ broadcast over the states
-            *(Saved(numel=tokens * d) for _ in range(5)),
+            *(Saved(split=True, numel=tokens * d) for _ in range(5)),
             # x_proj's input, a copy of SiLU(x) made by a reshape (a view when the batch is 1)
-            *((Saved(numel=tokens * d),) if not (is_concrete(batch) and batch == 1) else ()),
-            Saved(numel=d * n), Saved(numel=d * n),  # A = -exp(A_log), broadcast
-            Saved(numel=tokens * d * n), Saved(numel=tokens * d * n),  # exp(Δ A), Δ B
-            Saved(numel=batch * (length + 1) * d * n),  # the initial state and one state per step
-            Saved(numel=tokens * d),  # y * SiLU(z), out_proj's input
+            *((Saved(split=True, numel=tokens * d),) if not (is_concrete(batch) and batch == 1) else ()),
+            Saved(split=True, numel=d * n), Saved(split=True, numel=d * n),  # A = -exp(A_log), broadcast
+            Saved(split=True, numel=tokens * d * n), Saved(split=True, numel=tokens * d * n),  # exp(Δ A), Δ B
+            Saved(split=True, numel=batch * (length + 1) * d * n),  # the initial state and one state per step
+            Saved(split=True, numel=tokens * d),  # y * SiLU(z), out_proj's input
         )
+
+    def tensor_parallel(self, tp, split, x):
+        """heads: every per-channel weight split by channels (d_inner / tp each), out_proj row-parallel
+        with its bias on every rank."""
+        out_bias = x[-1] if self.bias else 0
+        return TensorParallel("heads", ceildiv(self.param_count(x) - out_bias, tp) + out_bias)
 
     def cache_elements(self, x: Shape) -> Value:
         _, _, d, _ = self._sizes(x)

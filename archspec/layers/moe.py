@@ -33,6 +33,7 @@ from archspec.layers.base import (
     Saved,
     Shape,
     Size,
+    TensorParallel,
     exact_div,
     format_shape,
 )
@@ -161,6 +162,10 @@ class MoECombine(Layer):
     def other_flops(self, *inputs: Shape, out: Shape) -> Value:
         tokens, width, k = product(self.tokens_shape[:-1]), self.tokens_shape[-1], self.top_k
         return tokens * (k * width + (k - 1) * width + (width if self.shared else 0))
+
+    def tensor_parallel(self, tp, split, *inputs):
+        """elementwise: the experts' outputs are summed by the row-parallel layer that makes them."""
+        return TensorParallel("elementwise", 0)
 
     def saved_for_backward(self, *inputs: Shape, out: Shape) -> tuple[Saved, ...]:
         routed = product(inputs[0][:-1])

@@ -22,6 +22,7 @@ from archspec.layers.base import (
     Saved,
     Shape,
     SignedInt,
+    TensorParallel,
     exact_div,
     int_list,
     normalize_dim,
@@ -95,6 +96,10 @@ def _check_permutation(dims: tuple[int, ...], rank: int) -> tuple[int, ...]:
     if sorted(normalized) != list(range(rank)):
         raise LayerError(f"dims {list(dims)} is not a permutation of the {rank} dims of the input")
     return normalized
+
+    def tensor_parallel(self, tp, split, x):
+        """elementwise: runs on a split tensor as it is."""
+        return TensorParallel("elementwise", 0)
 
 
 @register

@@ -1,0 +1,125 @@
+"""Per-device memory and communication (archspec/parallel): invariants and closed forms."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import archspec
+from archspec.memory import MemoryOptions, memory
+from archspec.parallel import Layout, LayoutError, parallel_memory
+from tests.conftest import SPECS
+
+OPTIONS = MemoryOptions(dtype="bf16", grad_dtype="fp32", optimizer="adam")
+
+
+@pytest.mark.parametrize("spec", ["gpt2.yaml", "llama3_8b.yaml", "mixtral_8x7b.yaml", "resnet50.yaml", "t5_small.yaml"])
+def test_one_device_gives_the_single_device_figures(spec):
+    report = archspec.analyze(SPECS / spec, L=256) if "resnet" not in spec else archspec.analyze(SPECS / spec)
+    one = parallel_memory(report, OPTIONS, Layout()).devices["most_loaded"]
+    whole = memory(report, OPTIONS).totals
+    for key in ("weights", "gradients", "optimizer", "master_weights", "saved_activations"):
+        assert one[key] == whole[key], key
+
+
+def gpt(layers=4, width=64, heads=4, batch=2, length=16):
+    spec = {
+        "params": {"B": batch, "L": length, "D": width, "N": layers},
+        "inputs": {"x": {"shape": ["B", "L", "D"], "dtype": "bfloat16"}},  # as the layers' activations
+        "blocks": {"Layer": {"layers": [
+            {"name": "ln1", "type": "LayerNorm"},
+            {"name": "attn", "type": "Attention", "num_heads": heads, "causal": True},
+            {"name": "r1", "type": "Add", "from": ["attn", "input"]},
+            {"name": "ln2", "type": "LayerNorm"},
+            {"name": "fc1", "type": "Linear", "out_features": "4 * D", "bias": False},
+            {"name": "act", "type": "GELU"},
+            {"name": "fc2", "type": "Linear", "out_features": "D", "bias": False},
+            {"name": "r2", "type": "Add", "from": ["fc2", "r1"]},
+        ]}},
+        "layers": [{"name": "layers", "type": "Layer", "repeat": "N"}],
+    }
+    return archspec.analyze(spec)
+
+
+@given(st.sampled_from([1, 2, 4]), st.sampled_from([1, 2, 4]), st.sampled_from([1, 2, 3]), st.sampled_from([0, 1, 2, 3]))
+@settings(max_examples=30)
+def test_sharded_states_add_up_to_the_whole_where_nothing_is_replicated(tp, pp, dp, zero):
+    report = gpt(layers=4)
+    result = parallel_memory(report, OPTIONS, Layout(tp=tp, pp=pp, dp=dp, zero=zero))
+    whole = memory(report, OPTIONS).totals
+    # only the LayerNorms and the attention's output bias are replicated over tp
+    replicated = 4 * (2 * 2 * 64 + 64)
+    sharded_params = (whole["weights"] // 2 - replicated) / tp + replicated
+    devices_per_stage = [stage["weights"] for stage in result.stages]
+    total_weights = sum(devices_per_stage) * (dp if zero == 3 else 1)
+    assert total_weights == pytest.approx(2 * sharded_params, abs=2 * dp * pp)  # ceil per rank
+    total_optimizer = sum(stage["optimizer"] for stage in result.stages) * (dp if zero >= 1 else 1)
+    assert total_optimizer == pytest.approx(8 * sharded_params, abs=8 * dp * pp)
+
+
+def test_tensor_parallel_activations_follow_korthikantis_split():
+    # per layer: the block input (LN input), the LN output feeding Q/K/V and fc1, the masks stay
+    # whole; Q, K, V, scores, context, GELU's input and fc2's input divide by t
+    report = gpt(layers=1, batch=1, length=8)
+    one = parallel_memory(report, OPTIONS, Layout()).devices["most_loaded"]["saved_activations"]
+    split = parallel_memory(report, OPTIONS, Layout(tp=4)).devices["most_loaded"]["saved_activations"]
+    sequence = parallel_memory(report, OPTIONS, Layout(tp=4, sp=True)).devices["most_loaded"]["saved_activations"]
+    assert sequence == one // 4  # sequence parallelism divides everything
+    assert one // 4 < split < one
+
+
+def comm(report, **layout):
+    return parallel_memory(report, OPTIONS, Layout(**layout)).communication[0]
+
+
+def test_tensor_parallel_traffic_is_megatrons_per_layer():
+    # per layer and micro-batch: 2 all-reduces forward, 2 backward of s*b*h (Narayanan et al. 2021,
+    # sec. 3.2: 8 s b h (t-1)/t elements); with sequence parallelism 4 all-gathers + 4
+    # reduce-scatters, and the column-parallel inputs all-gathered again in backward: 10 (t-1)/t
+    layers, t, batch, length, width = 4, 4, 2, 16, 64
+    report = gpt(layers=layers, batch=batch, length=length, width=width)
+    x = length * batch * width * 2  # bf16 bytes of one layer's activation
+    plain = comm(report, tp=t, microbatches=3)["tp"]
+    assert plain == {"all_reduce": 3 * layers * 4 * x * 2 * (t - 1) // t}
+    sequence = comm(report, tp=t, sp=True, microbatches=3)["tp"]
+    assert sum(sequence.values()) == 3 * layers * 10 * x * (t - 1) // t
+
+
+def test_data_and_pipeline_traffic():
+    report = gpt(layers=4, batch=2, length=16, width=64)
+    params = report.totals["params"]
+    assert comm(report, dp=8)["dp"] == {"all_reduce": 2 * params * 4 * 7 // 8}  # fp32 gradients, ring all-reduce
+    zero1 = comm(report, dp=8, zero=1)["dp"]
+    assert zero1 == {"reduce_scatter": params * 4 * 7 // 8, "all_gather": params * 2 * 7 // 8}
+    zero3 = comm(report, dp=8, zero=3, microbatches=2)["dp"]
+    assert zero3["all_gather"] == 2 * 2 * params * 2 * 7 // 8  # forward and backward, every micro-batch
+    middle = parallel_memory(report, OPTIONS, Layout(pp=4, microbatches=5)).communication[1]["pp"]
+    assert middle == {"p2p": 2 * 5 * 2 * 16 * 64 * 2}  # activation forward and gradient backward, per micro-batch
+
+
+def test_the_first_stage_keeps_the_most_micro_batches():
+    report = gpt(layers=8)
+    result = parallel_memory(report, OPTIONS, Layout(pp=4, microbatches=8))
+    saved = [stage["saved_activations"] for stage in result.stages]
+    per_micro_batch = saved[-1]
+    assert saved == [4 * per_micro_batch, 3 * per_micro_batch, 2 * per_micro_batch, per_micro_batch]
+    assert result.most_loaded_stage == 0
+
+
+def test_invalid_layouts_are_clear_errors():
+    report = gpt(layers=6, heads=4)
+    with pytest.raises(LayoutError, match="num_heads=4 must be divisible by tp=8"):
+        parallel_memory(report, OPTIONS, Layout(tp=8))
+    with pytest.raises(LayoutError, match="6 layers, not divisible by pp=4"):
+        parallel_memory(report, OPTIONS, Layout(pp=4))
+    moe = archspec.analyze(SPECS / "mixtral_8x7b.yaml", L=64, n_layer=2)
+    with pytest.raises(LayoutError, match="num_experts=8 must be divisible by ep=3"):
+        parallel_memory(moe, OPTIONS, Layout(ep=3, dp=3))
+    with pytest.raises(LayoutError, match="--zero takes"):
+        parallel_memory(report, OPTIONS, Layout(zero=4))
+
+
+def test_pinned_stages_split_an_uneven_stack():
+    report = archspec.analyze(SPECS / "llama3_405b.yaml", L=128, n_layer=126)
+    result = parallel_memory(report, OPTIONS, Layout(pp=16, first_stage_layers=7, last_stage_layers=7))
+    weights = [stage["weights"] for stage in result.stages]
+    assert weights[1] == weights[2] > weights[-1]
