@@ -128,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_memory_options(memory)
     _add_decode_option(memory)
     _add_layout_options(memory)
+    memory.add_argument(
+        "--convention", default="archspec", choices=("archspec", "megatron", "deepspeed"),
+        help="also print a peer's estimate for this layout: Megatron-LM's theoretical memory, DeepSpeed's ZeRO estimator",
+    )
+    memory.add_argument("--gpus-per-node", type=_depth, default=8, metavar="N", help="with --convention deepspeed (default 8)")
     memory.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     memory.add_argument("--per-layer", action="store_true", help="saved activations and KV cache per layer too")
 
@@ -394,8 +399,14 @@ def _formula(args: argparse.Namespace) -> int:
     if any(m in memory_names for m in metrics):
         if any(m in DECODE_KEYS for m in metrics) and not args.decode:
             raise _UsageError(f"{', '.join(DECODE_KEYS)} are figures of a decode step: add --decode")
-        result = memory(report, options)
-        totals.update({key: value for key, value in {**result.totals, **(result.decode or {})}.items() if key in memory_names})
+        layout = _layout(args)
+        result = memory(report, replace(options, layout=layout))
+        figures = {**result.totals, **(result.decode or {})}
+        if layout is not None:  # the most loaded device's share
+            device = result.per_device.devices["most_loaded"]
+            figures.update({key: device[key] for key in device if key in figures})
+            figures["training_total"] = device["total"]
+        totals.update({key: value for key, value in figures.items() if key in memory_names})
     free = sorted({str(s) for m in metrics if hasattr(totals[m], "free_symbols") for s in totals[m].free_symbols})
     per_layer = None
     if args.per_layer:
@@ -418,6 +429,10 @@ def _memory(args: argparse.Namespace) -> int:
         options = replace(options, training=False)  # a decode step is inference
     report = _analyze(args, limits, bindings, decode=args.decode, training=options.training)
     layout = _layout(args)
+    if args.convention != "archspec":
+        from archspec.parallel import Layout
+
+        return _peer_memory(args, report, layout or Layout())
     if layout is not None:
         return _parallel_memory(args, report, options, layout)
     result = memory(report, options)
@@ -506,6 +521,38 @@ def _parallel_memory(args: argparse.Namespace, report, options, layout) -> int:
     return EXIT_OK
 
 
+def _peer_memory(args: argparse.Namespace, report, layout) -> int:
+    """A peer's estimate for the layout (docs/parallel.md)."""
+    from archspec.formats import grouped, human_bytes
+    from archspec.parallel.profiles import (
+        deepspeed_model_states, largest_layer_params, megatron_activations, megatron_model, megatron_weight_and_optimizer,
+    )
+
+    if args.convention == "megatron":
+        model = megatron_model(report)
+        figures = {"weight_and_optimizer": megatron_weight_and_optimizer(model, layout), "activations": megatron_activations(model, layout)}
+        source = "Megatron-LM theoretical_memory_usage.py (bf16 params, fp32 grads and Adam; most loaded shard)"
+    else:
+        if layout.zero not in (2, 3):
+            raise _UsageError("--convention deepspeed reproduces DeepSpeed's ZeRO-2 and ZeRO-3 estimators: add --zero 2 or --zero 3")
+        gpus = layout.dp
+        if gpus % args.gpus_per_node and gpus > args.gpus_per_node:
+            raise _UsageError(f"--dp {gpus} is not a whole number of nodes of --gpus-per-node {args.gpus_per_node}")
+        per_node = min(args.gpus_per_node, gpus)
+        states = deepspeed_model_states(layout.zero, report.totals["params"], largest_layer_params(report), per_node, max(1, gpus // per_node))
+        figures = {"gpu_model_states": states["gpu"], "cpu_model_states": states["cpu"]}
+        source = f"DeepSpeed 0.19.8 estimate_zero{layout.zero}_model_states_mem_needs (no offload)"
+    if args.format == "json":
+        print(json.dumps({"name": report.name, "convention": args.convention, "source": source,
+                          **{k: float(v) for k, v in figures.items()}}, indent=2))
+        return EXIT_OK
+    print(f"{report.name}: {source}; {layout.describe()}")
+    for key, value in figures.items():
+        exact = int(value) if value == int(value) else float(value)
+        print(f"  {key:<22} {human_bytes(int(value)):>12}  {grouped(exact)} B")
+    return EXIT_OK
+
+
 def _plain(value):
     from archspec.report import _json_value
 
@@ -526,11 +573,16 @@ def _fit(args: argparse.Namespace) -> int:
         options = replace(options, training=False)  # decoding: weights, KV cache and one token's activations
     training = metric == "memory" and options.training
     report = _analyze(args, limits, bindings, decode=args.decode, training=training)
+    layout = _layout(args)
+    if layout is not None and metric == "memory" and not options.training:
+        raise _UsageError("a parallel layout gives per-device training memory: drop --inference (or the layout options)")
+    options = replace(options, layout=layout if metric == "memory" else None)
     if metric == "memory":
         from archspec.memory import memory
 
         key = "training_total" if options.training else "inference_total"
-        formula = memory(report, options).totals[key]
+        result = memory(report, options)
+        formula = result.totals[key] if layout is None else result.per_device.devices["most_loaded"]["total"]
         report = replace(report, totals={**report.totals, "memory": formula})
     else:
         formula = report.totals[metric]
@@ -547,7 +599,8 @@ def _fit(args: argparse.Namespace) -> int:
         if metric == "memory":
             from archspec.memory import memory
 
-            parts = memory(report.subs(**{name: n}), options).totals
+            result = memory(report.subs(**{name: n}), options)
+            parts = result.totals if layout is None else result.per_device.devices["most_loaded"]
             keys = (
                 ("weights", "buffers", "inference_peak", "kv_cache")
                 if not options.training

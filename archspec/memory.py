@@ -47,6 +47,7 @@ class MemoryOptions:
     master_weights: str | None = "auto"  # fp32 copies under mixed precision; "none" to drop
     checkpointing: str = "none"  # or "per-block": only block inputs are kept
     device: str = "cuda"  # dropout masks: bytes on CUDA, the activation dtype on CPU
+    layout: Any = None  # an archspec.parallel.Layout: per-device memory too (Memory.per_device)
 
     def check(self) -> None:
         for name in ("dtype", "grad_dtype", "optimizer_dtype"):
@@ -79,6 +80,7 @@ class Memory:
     layers: list[dict[str, Any]] = field(default_factory=list)
     options: MemoryOptions = MemoryOptions()
     decode: dict[str, Value] | None = None  # DECODE_KEYS for a decode step's report
+    per_device: Any = None  # archspec.parallel.ParallelMemory, with a layout
 
 
 def _bytes(count: Value, dtype: str) -> Value:
@@ -230,4 +232,9 @@ def memory(report: Report, options: MemoryOptions | None = None) -> Memory:
         {"name": row.name, "type": row.type, "saved_activations": value, "kv_cache": _bytes(row.kv_cache, options.dtype)}
         for row, value in zip(report.layers, per_layer)
     ]
-    return Memory(totals, layers, options, decode_traffic(report, options) if report.decode else None)
+    per_device = None
+    if options.layout is not None and training:
+        from archspec.parallel import parallel_memory
+
+        per_device = parallel_memory(report, options, options.layout)
+    return Memory(totals, layers, options, decode_traffic(report, options) if report.decode else None, per_device)

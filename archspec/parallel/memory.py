@@ -54,6 +54,9 @@ class ParallelMemory:
 
 def parallel_memory(report: Report, options: MemoryOptions, layout: Layout) -> ParallelMemory:
     """The per-device memory and communication of one training step (see the module docstring)."""
+    from dataclasses import replace
+
+    options = replace(options, layout=None)
     options.check()
     layout.check()
     plans, split = plan_rows(report, layout)
