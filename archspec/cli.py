@@ -141,7 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--range", dest="ranges", action="append", default=[], metavar="NAME=LOW:HIGH", help="an axis sampled with --random")
     sweep.add_argument("--random", type=_depth, default=None, metavar="N", help="N random points instead of the full grid")
     sweep.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    sweep.add_argument("--metrics", default="params,macs,flops", metavar="NAMES", help="comma-separated metrics (default params,macs,flops)")
+    sweep.add_argument(
+        "--metrics", default="params,macs,flops", metavar="NAMES",
+        help="comma-separated: params, active_params, buffers, macs, flops, activations, and memory components "
+        "(weights, gradients, optimizer, master_weights, saved_activations, training_total, inference_total, kv_cache; "
+        "per device with layout options or axes tp, pp, dp, cp, ep, microbatches)",
+    )
     sweep.add_argument("--where", default=None, metavar="CONDITION", help='keep points where e.g. "macs <= 4G"')
     sweep.add_argument("--pareto", default=None, metavar="M1,M2", help="mark the points no other point beats in both metrics (smaller is better)")
     sweep.add_argument("--out", default=None, metavar="FILE", help="write every point to FILE.csv or FILE.jsonl (streamed)")
@@ -150,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--sort", default=None, metavar="METRIC", help="table: the metric to sort by (default: the first)")
     sweep.add_argument("--plot", default=None, metavar="FILE", help="draw the metrics (or the Pareto front) to FILE.png or .svg; needs matplotlib")
     sweep.add_argument("--workers", type=_depth, default=None, metavar="N", help="processes for per-structure analyses (default: all cores)")
+    _add_memory_options(sweep, "with memory metrics: ")
+    _add_layout_options(sweep)
     commands.add_parser("schema", help="print the JSON Schema of the spec format")
     return parser
 
@@ -495,6 +502,8 @@ def _parallel_memory(args: argparse.Namespace, report, options, layout) -> int:
     print(f"{report.name}: training memory per device, {options.dtype}, {options.optimizer}; {layout.describe()} "
           f"({layout.devices} devices)")
     loaded = result.most_loaded_stage
+    if loaded is None:
+        print("  (formulas: the most loaded figures are each the largest over the stages)")
     classes = [("first_stage", "first stage" + (" (the most loaded)" if loaded == 0 else "")),
                ("last_stage", "last stage" + (" (the most loaded)" if loaded == layout.pp - 1 else ""))]
     if loaded not in (0, layout.pp - 1):
@@ -512,7 +521,7 @@ def _parallel_memory(args: argparse.Namespace, report, options, layout) -> int:
             value = result.devices[key][component]
             if value != 0 or component in ("weights", "total"):
                 print(f"    {component.ljust(width)}  {cell(value)}")
-    comm = result.communication[result.most_loaded_stage]
+    comm = result.communication[result.most_loaded_stage or 0]
     if comm:
         print(f"  sent per step by the most loaded device, by parallel dimension:")
         for dim, kinds in comm.items():

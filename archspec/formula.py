@@ -24,7 +24,7 @@ from archspec.dims import Value, as_plain, total
 from archspec.errors import ArchspecError
 from archspec.symbolic import FloorDiv, symbol
 
-METRICS = ("params", "buffers", "macs", "flops", "activations")
+METRICS = ("params", "active_params", "buffers", "macs", "flops", "activations")
 
 
 class FormulaError(ArchspecError):

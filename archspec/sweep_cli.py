@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 import io
 import json
 import sys
@@ -30,7 +31,10 @@ def run_sweep(args, bindings: dict[str, Any]) -> int:
         raise SweepError(f"--plot {args.plot}: draw to a .png or .svg file")
 
     start = time.perf_counter()
-    plan = Plan(args.spec, axes, metrics, bindings, args.workers, progress=sys.stderr.isatty())
+    from archspec.cli import _layout, _memory_options
+
+    memory = replace(_memory_options(args), layout=_layout(args))
+    plan = Plan(args.spec, axes, metrics, bindings, args.workers, progress=sys.stderr.isatty(), memory=memory)
     names = [a.name for a in axes]
     points = points_of(axes, args.random, args.seed, plan.integer_axes)
     keep_all = pareto is not None or args.plot or out is None  # the table, the front and the plot need every row
@@ -99,14 +103,15 @@ def _jsonl_text(rows, names, metrics, args) -> str:
 
 
 def _table(rows, names, metrics, args) -> str:
-    from archspec.formats import human
+    from archspec.formats import human, human_bytes
+    from archspec.formula import METRICS
 
     key = args.sort or metrics[0]
     good = sorted((r for r in rows if not r["error"]), key=lambda r: r[key])
     shown = [r for r in good if r.get("pareto")] if "pareto" in (rows[0] if rows else {}) else good
     shown = shown[: args.top]
     columns = [*names, *metrics] + (["pareto"] if rows and "pareto" in rows[0] else [])
-    cells = [[_cell(r[c], c in metrics, human) for c in columns] for r in shown]
+    cells = [[_cell(r[c], c in metrics, human if c in METRICS else human_bytes) for c in columns] for r in shown]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths))]
     lines += ["  ".join(v.rjust(w) for v, w in zip(row, widths)) for row in cells]

@@ -166,12 +166,29 @@ class Sweep:
         return pandas.DataFrame(self.rows)
 
 
-def check_request(spec_params: dict[str, Any], axes: list[Axis], metrics: Iterable[str]) -> None:
+LAYOUT_AXES = ("dp", "tp", "pp", "cp", "ep", "microbatches")  # axes of a parallel layout, not of the spec
+
+
+def memory_metrics() -> tuple[str, ...]:
+    from archspec.memory import DECODE_KEYS, KEYS
+
+    return tuple(key for key in (*KEYS, *DECODE_KEYS) if key not in METRICS)
+
+
+def check_request(spec_params: dict[str, Any], axes: list[Axis], metrics: Iterable[str], memory: bool = False) -> None:
     """Fail before any work on an unknown param or metric, a repeated axis or a fraction for an integer param."""
     from archspec.errors import did_you_mean
 
     seen = set()
+    known_metrics = (*METRICS, *memory_metrics())
     for axis in axes:
+        if axis.name in LAYOUT_AXES and axis.name not in spec_params:
+            if not memory:
+                raise SweepError(f"axis {axis.name} is a parallel layout size: sweep a memory metric with it (--metrics training_total)")
+            if any(isinstance(v, Fraction) or v < 1 for v in axis.values) or axis.is_range:
+                raise SweepError(f"axis {axis.name}: layout sizes are whole numbers of at least 1 (a grid)")
+            seen.add(axis.name)
+            continue
         if axis.name not in spec_params:
             known = ", ".join(spec_params) or "none"
             raise SweepError(f"axis {axis.name}: not a param of the spec{did_you_mean(axis.name, spec_params)} (params: {known})")
@@ -186,8 +203,8 @@ def check_request(spec_params: dict[str, Any], axes: list[Axis], metrics: Iterab
         if fractional and not isinstance(default, Fraction):
             raise SweepError(f"axis {axis.name}: {fractional[0]} is not an integer, and the param is an integer ({default})")
     for metric in metrics:
-        if metric not in METRICS:
-            raise SweepError(f"unknown metric {metric!r}; choose from {', '.join(METRICS)}")
+        if metric not in known_metrics:
+            raise SweepError(f"unknown metric {metric!r}; choose from {', '.join(known_metrics)}")
 
 
 def sweep(
@@ -202,8 +219,13 @@ def sweep(
     bindings: dict[str, Any] | None = None,
     workers: int | None = None,
     progress: bool = False,
+    memory: Any = None,
 ) -> Sweep:
     """Evaluate `metrics` at every point of a grid, or at `samples` random points.
+
+    Memory components are metrics too, under `memory` (archspec.memory.MemoryOptions, with
+    a layout for per-device figures); axes named tp, pp, dp, cp, ep or microbatches sweep
+    the layout.
 
     `grid` maps params to values (a list, or a string such as "1..6" or "128..512:32");
     `ranges` maps params to (low, high) for random sampling.
@@ -216,7 +238,7 @@ def sweep(
         axes.append(range_axis(f"{name}={low}:{high}"))
     if not axes:
         raise SweepError("give at least one axis (grid or ranges)")
-    plan = Plan(spec, axes, list(metrics), bindings, workers, progress)
+    plan = Plan(spec, axes, list(metrics), bindings, workers, progress, memory=memory)
     result = Sweep([a.name for a in axes], list(metrics), method=plan.method)
     for chunk in plan.chunks(points_of(axes, samples, seed, plan.integer_axes)):
         result.rows.extend(chunk.rows())
@@ -226,13 +248,19 @@ def sweep(
 class Plan:
     """How a sweep is evaluated (see the module docstring), prepared once for all its points."""
 
-    def __init__(self, spec, axes, metrics, bindings=None, workers=None, progress=False):
+    def __init__(self, spec, axes, metrics, bindings=None, workers=None, progress=False, memory=None):
         from archspec.engine import analyze
+        from archspec.memory import MemoryOptions
         from archspec.spec import validate
 
         model, source = validate(spec)
-        check_request(model.spec.params, axes, metrics)
-        self.integer_axes = frozenset(a.name for a in axes if not isinstance(model.spec.params[a.name], Fraction))
+        wants_memory = any(m not in METRICS for m in metrics)
+        check_request(model.spec.params, axes, metrics, memory=wants_memory)
+        self.memory = (memory or MemoryOptions()) if wants_memory else None
+        layout_axes = [a.name for a in axes if a.name in LAYOUT_AXES and a.name not in model.spec.params]
+        self.integer_axes = frozenset(
+            a.name for a in axes if a.name in layout_axes or not isinstance(model.spec.params[a.name], Fraction)
+        )
         self.spec, self.metrics, self.progress = spec, list(metrics), progress
         self.names = [a.name for a in axes]
         self.base = dict(bindings or {})
@@ -243,16 +271,22 @@ class Plan:
             for a in axes
             if a.name not in self.integer_axes or any(isinstance(v, Fraction) for v in (*a.values, a.low, a.high))
         ]
-        self.sizes, self.structural = _classify(spec, [n for n in self.names if n not in fractional], self.base)
-        self.structural += fractional
+        spec_axes = [n for n in self.names if n not in fractional and n not in layout_axes]
+        self.sizes, self.structural = _classify(spec, spec_axes, self.base)
+        self.structural += fractional + layout_axes  # a layout size is bound per group of points
+        self.layout_axes = tuple(layout_axes)
         self.method = "vectorized" if not self.structural else "per-point" if not self.sizes else "grouped"
         self.formulas = None
         if self.method == "vectorized":
-            report = analyze(spec, **self.base, **{n: None for n in self.names})
+            report = analyze(spec, **self.base, **{n: None for n in self.names}, training=self._training)
             try:
-                self.formulas = Formulas(report, self.names, self.metrics)
+                self.formulas = Formulas(report, self.names, self.metrics, self.memory)
             except ValueError:  # not an integer formula numpy can evaluate exactly
                 self.sizes, self.structural, self.method = [], list(self.names), "per-point"
+
+    @property
+    def _training(self) -> bool:
+        return self.memory is not None and self.memory.training
 
     def chunks(self, points: Iterator[tuple]) -> Iterator[Chunk]:
         while True:
@@ -268,11 +302,12 @@ class Plan:
 class Formulas:
     """A report's totals (and its validity conditions) as exact vectorized functions of the free params."""
 
-    def __init__(self, report, free: list[str], metrics: list[str]):
+    def __init__(self, report, free: list[str], metrics: list[str], memory=None):
         from archspec.vectorized import exact_function
 
         self.free, self.metrics = free, metrics
-        self.totals = exact_function(free, [report.totals[m] for m in metrics])
+        values = figures(report, metrics, memory)
+        self.totals = exact_function(free, [values[m] for m in metrics])
         dims = sorted({d for row in report.layers for shape in row.output_shapes for d in shape if hasattr(d, "free_symbols")}, key=str)
         self.dims = exact_function(free, dims) if dims else None
 
@@ -289,6 +324,25 @@ class Formulas:
         columns.update(dict(zip(self.metrics, values)))
         error = "a tensor dimension is below 1 (the input is too small for the network)"
         return Chunk(columns, ["" if ok else error for ok in valid.tolist()], len(names))
+
+
+def figures(report, metrics: list[str], memory=None) -> dict[str, Any]:
+    """The metrics of an analyzed point: counts from the report; memory components from the
+    memory model (with a layout, the most loaded device's)."""
+    values = {m: report.totals[m] for m in metrics if m in METRICS}
+    wanted = [m for m in metrics if m not in METRICS]
+    if wanted:
+        from archspec.memory import memory as memory_of
+
+        result = memory_of(report, memory)
+        source = {**result.totals, **(result.decode or {})}
+        if result.per_device is not None:
+            if result.per_device.most_loaded_stage is None:
+                raise ValueError("which stage is the most loaded depends on the free params")  # evaluated per point
+            device = result.per_device.devices["most_loaded"]
+            source.update({**device, "training_total": device["total"]})
+        values.update({m: source[m] for m in wanted})
+    return values
 
 
 def _classify(spec, names, base) -> tuple[list[str], list[str]]:
@@ -319,7 +373,8 @@ def _grouped(plan: Plan, points: list[tuple]) -> Chunk:
     for i, point in enumerate(points):
         key = tuple(point[names.index(n)] for n in plan.structural)
         groups.setdefault(key, []).append(i)
-    jobs = [(plan.spec, names, plan.sizes, plan.structural, key, [points[i] for i in members], plan.metrics, plan.base)
+    jobs = [(plan.spec, names, plan.sizes, plan.structural, key, [points[i] for i in members], plan.metrics, plan.base,
+             plan.memory, plan.layout_axes)
             for key, members in groups.items()]
     rows: list[dict[str, Any] | None] = [None] * len(points)
     parallel = plan.workers > 1 and len(jobs) >= 8 and not isinstance(plan.spec, dict)
@@ -349,26 +404,41 @@ def _evaluate_group(job) -> list[dict[str, Any]]:
     """One structure: an analysis with its structural params bound (and sizes free, if any)."""
     from archspec.engine import analyze
 
-    spec, names, sizes, structural, key, points, metrics, base = job
+    spec, names, sizes, structural, key, points, metrics, base, memory, layout_axes = job
     fixed = dict(zip(structural, key))
+    layout = {n: fixed.pop(n) for n in layout_axes}
+    memory = _with_layout(memory, layout)
+    training = memory is not None and memory.training
     if len(points) > 1 and sizes:
         try:
-            report = analyze(spec, **base, **fixed, **{n: None for n in sizes})
-            return Formulas(report, sizes, metrics).evaluate(points, names).rows()
+            report = analyze(spec, **base, **fixed, **{n: None for n in sizes}, training=training)
+            return Formulas(report, sizes, metrics, memory).evaluate(points, names).rows()
         except (ArchspecError, ValueError):
             pass  # the structure and the sizes interact: one analysis per point
     rows = []
     for point in points:
         row: dict[str, Any] = dict(zip(names, point))
         try:
-            totals = analyze(spec, **base, **dict(zip(names, point))).totals
-            row.update({m: totals[m] for m in metrics})
+            bound = {n: v for n, v in zip(names, point) if n not in layout}
+            values = figures(analyze(spec, **base, **bound, training=training), metrics, memory)
+            row.update({m: values[m] for m in metrics})
             row["error"] = ""
         except ArchspecError as exc:
             row.update({m: None for m in metrics})
             row["error"] = str(exc).splitlines()[-1].strip()
         rows.append(row)
     return rows
+
+
+def _with_layout(memory, sizes: dict[str, Any]):
+    """The memory options with a layout whose swept sizes are these (the rest as given)."""
+    if memory is None or not sizes:
+        return memory
+    from dataclasses import replace
+
+    from archspec.parallel import Layout
+
+    return replace(memory, layout=replace(memory.layout or Layout(), **sizes))
 
 
 # ---- after evaluation: filters and Pareto fronts --------------------------------------

@@ -24,6 +24,7 @@ from archspec.layers.base import (
     Size,
     TensorParallel,
     exact_div,
+    shard,
     format_shape,
     real,
 )
@@ -231,7 +232,7 @@ class AttentionParts:
         """Parameters one tensor-parallel rank holds: the query heads and the output projection's
         rows split by heads, key/value heads too (a whole head per rank when there are fewer
         than tp of them), the output bias on every rank."""
-        heads = exact_div(self.heads, tp, f"num_heads={self.heads} must be divisible by tp={tp}")
+        heads = shard(self.heads, tp, f"num_heads={self.heads} must be divisible by tp={tp}")
         kv_heads = ceildiv(self.kv_heads, tp)
         q_bias, k_bias, v_bias = (int(b) for b in self.projection_biases)
         query = heads * self.head_dim * (self.query_dim + q_bias)

@@ -490,6 +490,14 @@ def exact_div(a: Value, b: Value, what: str) -> Value:
     return as_plain(quotient)
 
 
+def shard(a: Value, parts: Value, what: str) -> Value:
+    """a / parts where parts must divide a (a layout splitting heads, experts); a free size is
+    taken to divide it (the formula holds where it does)."""
+    if is_concrete(a) and is_concrete(parts):
+        return exact_div(a, parts, what)
+    return as_plain(a / parts)
+
+
 def broadcast_shapes(*shapes: Shape) -> Shape:
     """PyTorch's broadcasting: dims aligned from the right must be equal, or one of them 1."""
     rank = max(len(s) for s in shapes)

@@ -29,6 +29,7 @@ from archspec.layers.base import (
     Size,
     TensorParallel,
     exact_div,
+    shard,
     format_shape,
 )
 
@@ -134,7 +135,7 @@ class LatentAttention(Layer):
     def tensor_parallel(self, tp, split, x, rotary):
         """heads: the query and key/value up-projections and the output split by heads; the
         down-projections to the latents and their norms on every rank (as Megatron's MLA)."""
-        heads = exact_div(self.num_heads, tp, f"num_heads={self.num_heads} must be divisible by tp={tp}")
+        heads = shard(self.num_heads, tp, f"num_heads={self.num_heads} must be divisible by tp={tp}")
         width, r = x[-1], self.kv_lora_rank
         qk = self.qk_nope_head_dim + self.qk_rope_head_dim
         query = (width * self.q_lora_rank + self.q_lora_rank + self.q_lora_rank * heads * qk) if self.q_lora_rank else width * heads * qk

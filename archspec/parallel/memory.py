@@ -31,7 +31,7 @@ class ParallelMemory:
     layout: Layout
     stages: list[dict[str, Value]]
     devices: dict[str, dict[str, Value]]  # first_stage, last_stage, most_loaded
-    most_loaded_stage: int
+    most_loaded_stage: int | None  # None: formulas, each most_loaded figure the largest over the stages
     communication: dict[int, dict[str, dict[str, Value]]] = field(default_factory=dict)  # stage -> dim -> kind -> bytes
 
     def to_dict(self) -> dict[str, Any]:
@@ -40,7 +40,7 @@ class ParallelMemory:
         def plain(values: dict[str, Value]) -> dict[str, Any]:
             return {key: _json_value(value) for key, value in values.items()}
 
-        comm = self.communication.get(self.most_loaded_stage, {})
+        comm = self.communication.get(self.most_loaded_stage or 0, {})
         return {
             "layout": {name: _json_value(getattr(self.layout, name)) if not isinstance(getattr(self.layout, name), (bool, str, type(None))) else getattr(self.layout, name)
                        for name in self.layout.__dataclass_fields__},
@@ -64,7 +64,13 @@ def parallel_memory(report: Report, options: MemoryOptions, layout: Layout) -> P
     stages = [_stage(report, options, layout, plans, split, shares, device) for device in range(layout.pp)]
     loaded = _most_loaded(stages)
     communication = {device: _communication(report, options, layout, plans, shares, device) for device in range(layout.pp)}
-    devices = {"first_stage": stages[0], "last_stage": stages[-1], "most_loaded": {**stages[loaded]}}
+    if loaded is None:  # formulas: which stage holds the most depends on the free params
+        import sympy
+
+        most = {key: as_plain(sympy.Max(*(stage[key] for stage in stages))) for key in COMPONENTS}
+    else:
+        most = {**stages[loaded]}
+    devices = {"first_stage": stages[0], "last_stage": stages[-1], "most_loaded": most}
     return ParallelMemory(layout, stages, devices, loaded, communication)
 
 
@@ -167,10 +173,14 @@ def _whole(value: Value) -> Value:
     return as_plain(value)
 
 
-def _most_loaded(stages: list[dict[str, Value]]) -> int:
+def _most_loaded(stages: list[dict[str, Value]]) -> int | None:
+    """The stage with the largest total; None when the totals are formulas (and stages differ):
+    the most loaded device's figures are then each the largest over the stages."""
     totals = [stage["total"] for stage in stages]
-    if not all(is_concrete(value) or isinstance(value, (int, float)) for value in totals):
-        return 0  # formulas: the first stage (embeddings and the most micro-batches in flight)
+    if len(stages) == 1:
+        return 0
+    if not all(is_concrete(value) for value in totals):
+        return None
     return max(range(len(totals)), key=lambda i: (totals[i], -i))
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from archspec.dims import Value, as_plain, ceildiv, product
 from archspec.errors import LayerError
-from archspec.layers.base import exact_div
+from archspec.layers.base import shard
 from archspec.parallel.layout import Layout, LayoutError
 from archspec.report import LayerRow, Report
 
@@ -134,5 +134,5 @@ def _experts(row: LayerRow, params: Value, layout: Layout) -> Value:
     if row.experts is None or layout.ep == 1:
         return params
     experts, _ = row.experts
-    exact_div(experts, layout.ep, f"num_experts={experts} must be divisible by ep={layout.ep}")
-    return as_plain(params / layout.ep) if not isinstance(params, int) else params // layout.ep
+    shard(experts, layout.ep, f"num_experts={experts} must be divisible by ep={layout.ep}")
+    return params // layout.ep if isinstance(params, int) and isinstance(layout.ep, int) else as_plain(params / layout.ep)

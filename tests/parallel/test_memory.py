@@ -123,3 +123,31 @@ def test_pinned_stages_split_an_uneven_stack():
     result = parallel_memory(report, OPTIONS, Layout(pp=16, first_stage_layers=7, last_stage_layers=7))
     weights = [stage["weights"] for stage in result.stages]
     assert weights[1] == weights[2] > weights[-1]
+
+
+def test_a_sweep_over_layout_sizes_and_the_batch_equals_per_point_layouts():
+    result = archspec.sweep(SPECS / "llama3_8b.yaml", {"tp": [1, 2, 8], "pp": [1, 4], "B": [1, 2]}, ["training_total", "saved_activations"],
+                            bindings={"L": 1024}, memory=OPTIONS)
+    assert len(result.rows) == 12 and result.method == "grouped"
+    for row in result.rows:
+        report = archspec.analyze(SPECS / "llama3_8b.yaml", L=1024, B=row["B"])
+        device = parallel_memory(report, OPTIONS, Layout(tp=row["tp"], pp=row["pp"])).devices["most_loaded"]
+        assert (row["training_total"], row["saved_activations"]) == (device["total"], device["saved_activations"])
+
+
+def test_memory_metrics_sweep_vectorized_over_the_batch():
+    result = archspec.sweep(SPECS / "gpt2.yaml", {"B": [1, 3, 8]}, ["params", "training_total"], memory=OPTIONS)
+    assert result.method == "vectorized"
+    for row in result.rows:
+        assert row["training_total"] == memory(archspec.analyze(SPECS / "gpt2.yaml", B=row["B"]), OPTIONS).totals["training_total"]
+
+
+def test_free_layout_sizes_give_formulas():
+    from archspec.dims import evaluate_at
+    from archspec.symbolic import symbol
+
+    report = archspec.analyze(SPECS / "llama3_8b.yaml", B=1, L=512)
+    free = parallel_memory(report, OPTIONS, Layout(tp=symbol("tp"), dp=symbol("dp"), zero=1)).devices["most_loaded"]
+    for tp, dp in [(1, 1), (2, 4), (8, 16)]:
+        bound = parallel_memory(report, OPTIONS, Layout(tp=tp, dp=dp, zero=1)).devices["most_loaded"]
+        assert evaluate_at(free["total"], {"tp": tp, "dp": dp}) == bound["total"]
