@@ -158,7 +158,54 @@ def build_parser() -> argparse.ArgumentParser:
     _add_memory_options(sweep, "with memory metrics: ")
     _add_layout_options(sweep)
     commands.add_parser("schema", help="print the JSON Schema of the spec format")
+
+    devices = commands.add_parser("devices", help="the known accelerators and their figures (with sources)")
+    devices.add_argument("--format", choices=("table", "json"), default="table")
+    roofline = add_spec_command("roofline", "per-layer roofline bounds on a device: FLOPs, bytes, bound, time")
+    _add_device_options(roofline)
+    roofline.add_argument("--dtype", default="bf16", help="weights and activations (default bf16)")
+    _add_decode_option(roofline)
+    roofline.add_argument("--depth", type=_depth, default=None, metavar="N", help="one row per block N levels down")
+    roofline.add_argument("--format", choices=("table", "json"), default="table")
+    roofline.add_argument("--plot", default=None, metavar="FILE", help="draw the layers on the device's roofline (PNG/SVG; needs matplotlib)")
+    time = add_spec_command("time", "training step time, MFU, tokens/s and GPU-hours under a layout on a device")
+    _add_device_options(time)
+    _add_memory_options(time, "")
+    _add_layout_options(time)
+    time.add_argument("--gpus", type=_depth, default=None, metavar="N", help="devices in all; --dp defaults to gpus / (tp x pp x cp)")
+    time.add_argument("--global-batch", type=_depth, default=None, metavar="SEQUENCES", help="sequences per step: sets --microbatches")
+    time.add_argument("--tokens", default=None, metavar="N", help="a token budget (e.g. 15.6T): time, GPU-hours and FLOPs for it")
+    time.add_argument("--mfu", type=float, default=None, metavar="F", help="take a stated model-FLOPs utilization instead of the efficiency model")
+    time.add_argument("--price", type=float, default=None, metavar="P", help="price per GPU-hour: adds the cost")
+    time.add_argument("--format", choices=("text", "json"), default="text")
+    plan = add_spec_command("plan", "search layouts (dp, tp, pp, sp, ZeRO, recomputation, micro-batch) that fit, ranked by step time")
+    _add_device_options(plan)
+    _add_memory_options(plan, "")
+    plan.add_argument("--gpus", type=_depth, required=True, metavar="N", help="devices in all")
+    plan.add_argument("--global-batch", type=_depth, required=True, metavar="SEQUENCES", help="sequences per step")
+    plan.add_argument("--top", type=_depth, default=15, metavar="K", help="show the K fastest (default 15)")
+    plan.add_argument("--format", choices=("table", "json"), default="table")
+    plan.add_argument("--plot", default=None, metavar="FILE", help="memory against step time, the Pareto front drawn")
     return parser
+
+
+def _add_device_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", required=True, metavar="NAME", help="a device (archspec devices) or a YAML file describing one")
+    group = parser.add_argument_group("efficiencies (docs/performance-model.md)")
+    for name, default, what in (("matmul", 0.65, "of the dense matrix peak"), ("vector", 0.5, "of the non-matrix peak"),
+                                ("memory", 0.8, "of the memory bandwidth"), ("link", 0.8, "of a link's bandwidth")):
+        group.add_argument(f"--{name}-efficiency", type=float, default=default, metavar="F", help=f"{what} (default {default})")
+    group.add_argument("--tp-overlap", type=float, default=0.0, metavar="F", help="of tp/cp/ep traffic hidden behind compute (default 0)")
+    group.add_argument("--dp-overlap", type=float, default=0.0, metavar="F", help="of dp traffic hidden behind the backward pass (default 0)")
+
+
+def _efficiency(args: argparse.Namespace):
+    from archspec.timing import Efficiency
+
+    efficiency = Efficiency(matmul=args.matmul_efficiency, vector=args.vector_efficiency, memory=args.memory_efficiency,
+                            link=args.link_efficiency, tp_overlap=args.tp_overlap, dp_overlap=args.dp_overlap)
+    efficiency.check()
+    return efficiency
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,6 +261,24 @@ def _run(args: argparse.Namespace) -> int:
         return _fit(args)
     if args.command == "memory":
         return _memory(args)
+    if args.command == "devices":
+        from archspec.timing.commands import run_devices
+
+        return run_devices(args)
+    if args.command == "roofline":
+        from archspec.timing.commands import run_roofline
+
+        bindings, limits = _bindings_and_limits(args)
+        report = _analyze(args, limits, bindings, decode=args.decode)
+        return run_roofline(args, report, _efficiency(args))
+    if args.command == "time":
+        return _time(args)
+    if args.command == "plan":
+        from archspec.timing.commands import run_plan
+
+        bindings, limits = _bindings_and_limits(args)
+        options = _memory_options(args)
+        return run_plan(args, lambda batch: _analyze(args, limits, {**bindings, "B": batch}, training=True), options, _efficiency(args))
     if args.command == "sweep":
         from archspec.sweep_cli import run_sweep
 
@@ -337,8 +402,11 @@ def _add_memory_options(parser: argparse.ArgumentParser, prefix: str = "") -> No
     parser.add_argument("--optimizer", default="adam", help=f"{prefix}none, sgd, sgd-momentum, rmsprop, adagrad, adam, adamw (default adam)")
     parser.add_argument("--master-weights", default="auto", help=f"{prefix}dtype of master weights; auto: fp32 under mixed precision; none")
     parser.add_argument("--checkpointing", default="none", choices=("none", "per-block"), help=f"{prefix}activation recomputation")
+    # commands with a named accelerator (--device h100-sxm) spell this --kernel-device
+    taken = any("--device" in action.option_strings for action in parser._actions)
     parser.add_argument(
-        "--device",
+        "--kernel-device" if taken else "--device",
+        dest="kernel_device",
         default="cuda",
         choices=("cuda", "cpu"),
         help=f"{prefix}the device whose kernels decide what is saved where they differ (dropout masks, attention under "
@@ -351,7 +419,7 @@ def _memory_options(args: argparse.Namespace):
 
     options = MemoryOptions(
         training=args.training, dtype=args.dtype, grad_dtype=args.grad_dtype, optimizer=args.optimizer,
-        master_weights=args.master_weights, checkpointing=args.checkpointing, device=args.device,
+        master_weights=args.master_weights, checkpointing=args.checkpointing, device=args.kernel_device,
     )
     options.check()
     return options
@@ -482,6 +550,30 @@ def _memory(args: argparse.Namespace) -> int:
             if layer["saved_activations"] or layer["kv_cache"]:
                 print(f"  {layer['name']} ({layer['type']}): saved {human_bytes(layer['saved_activations'])}, kv cache {human_bytes(layer['kv_cache'])}")
     return EXIT_OK
+
+
+def _time(args: argparse.Namespace) -> int:
+    from archspec.parallel import Layout
+    from archspec.timing.commands import run_time
+
+    bindings, limits = _bindings_and_limits(args)
+    options = _memory_options(args)
+    if not options.training:
+        raise _UsageError("archspec time models training; for inference bounds use archspec roofline (--decode)")
+    layout = _layout(args) or Layout()
+    if args.gpus is not None:
+        rest = layout.tp * layout.pp * layout.cp
+        if args.dp == 1 and args.gpus % rest == 0:
+            layout = replace(layout, dp=args.gpus // rest)
+        if layout.devices != args.gpus:
+            raise _UsageError(f"--gpus {args.gpus} is not dp x tp x pp x cp = {layout.devices}")
+    report = _analyze(args, limits, bindings, training=True)
+    if args.global_batch is not None:
+        batch = int(next(iter(report.inputs.values()))[0])
+        if args.global_batch % (batch * layout.dp):
+            raise _UsageError(f"--global-batch {args.global_batch} is not a multiple of B x dp = {batch * layout.dp}")
+        layout = replace(layout, microbatches=args.global_batch // (batch * layout.dp))
+    return run_time(args, report, options, layout, _efficiency(args))
 
 
 def _parallel_memory(args: argparse.Namespace, report, options, layout) -> int:

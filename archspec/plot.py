@@ -78,3 +78,52 @@ def plot_sweep(rows, axes, metrics, pareto, path: Path, title: str = "") -> None
     figure = sweep_figure(rows, axes, metrics, pareto, title)
     figure.savefig(path, dpi=120)
     _pyplot().close(figure)
+
+
+def plot_roofline(rows, device, dtype: str, efficiency, path, title: str = "") -> None:
+    """Layers as points on the device's roofline: arithmetic intensity against the FLOP/s they can reach."""
+    pyplot = _pyplot()
+    peak = device.matmul_flops(dtype) * efficiency.matmul
+    bandwidth = device.memory_bandwidth * efficiency.memory
+    points = [(float(r.intensity), float(r.flops) / float(r.time_s), r.bound) for r in rows
+              if r.bytes and r.flops and float(r.time_s) > 0]
+    figure, axis = pyplot.subplots(figsize=(7, 5))
+    if points:
+        low = min(p[0] for p in points) / 2
+        high = max(max(p[0] for p in points) * 2, 2 * peak / bandwidth)
+        xs = [low, peak / bandwidth, high]
+        axis.plot(xs, [min(peak, x * bandwidth) for x in xs], color="black", linewidth=1, label="roofline")
+        for bound, color in (("compute", "C3"), ("memory", "C0")):
+            chosen = [p for p in points if p[2] == bound]
+            axis.scatter([p[0] for p in chosen], [p[1] for p in chosen], s=10, color=color, alpha=0.6, label=f"{bound}-bound layers")
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel("arithmetic intensity (FLOPs per byte)")
+    axis.set_ylabel("attainable FLOP/s")
+    axis.legend(fontsize="small")
+    axis.set_title(title, fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    pyplot.close(figure)
+
+
+def plot_plan(candidates, path, title: str = "") -> None:
+    """Layouts as points: memory per device against step time, the Pareto front drawn."""
+    pyplot = _pyplot()
+    figure, axis = pyplot.subplots(figsize=(7, 5))
+    times = [c[0] for c in candidates]
+    memories = [c[1] / 2**30 for c in candidates]
+    axis.scatter(memories, times, s=10, alpha=0.5, label="layouts that fit")
+    front, best = [], float("inf")
+    for t, m in sorted(zip(times, memories), key=lambda p: (p[1], p[0])):
+        if t < best:
+            front.append((m, t))
+            best = t
+    axis.plot([m for m, _ in front], [t for _, t in front], "o-", color="C3", label="Pareto front")
+    axis.set_xlabel("memory per device (GiB)")
+    axis.set_ylabel("step time (s)")
+    axis.legend(fontsize="small")
+    axis.set_title(title, fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    pyplot.close(figure)

@@ -200,7 +200,7 @@ CALFLOPS = define(
         rules={
             **_SHARED,
             **each("ConvTranspose*d", conv_transpose),
-            "Upsample": upsample,
+            **each("Upsample Interpolate", upsample),
             **each("Attention MultiheadAttention", projections),
             "Matmul": matmul,
         },
@@ -230,7 +230,7 @@ DEEPSPEED = define(
         rules={
             **_SHARED,
             **each("ConvTranspose*d", conv_transpose_fixed),
-            "Upsample": upsample_fixed,
+            **each("Upsample Interpolate", upsample_fixed),
             **each("Attention MultiheadAttention", attention_with_sdpa),
             "Matmul": matmul_any,
         },

@@ -89,7 +89,7 @@ FVCORE = define(
             **each("BatchNorm*d", batch_norm),
             **each("LayerNorm GroupNorm InstanceNorm*d", norm),
             "AdaptiveAvgPool2d": adaptive_avg_pool2d,
-            "Upsample": upsample,
+            **each("Upsample Interpolate", upsample),
             **each("Attention MultiheadAttention", projections),
             "Matmul": matmul,
             "Einsum": einsum,

@@ -179,7 +179,7 @@ PTFLOPS_PYTORCH = define(
             **each("BatchNorm*d InstanceNorm*d GroupNorm", batch_norm),
             "LayerNorm": layer_norm,
             "Softmax": softmax,
-            "Upsample": upsample,
+            **each("Upsample Interpolate", upsample),
             **each("RNN GRU LSTM", recurrent),
             "MultiheadAttention": multihead_attention,
             "Attention": attention,

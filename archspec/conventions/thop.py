@@ -159,7 +159,7 @@ THOP = define(
             "Softmax": hooked(softmax),
             **each("AvgPool*d", hooked(avg_pool)),
             **each("AdaptiveAvgPool*d", hooked(adaptive_avg_pool)),
-            "Upsample": hooked(upsample),
+            **each("Upsample Interpolate", hooked(upsample)),
             **each("RNN GRU LSTM", hooked(recurrent)),
             "MultiheadAttention": multihead_attention,
             "Attention": attention,

@@ -228,6 +228,17 @@ class AttentionParts:
             tokens = minimum(tokens, self.window - 1)
         return self.lead * tokens * per_token
 
+    def score_traffic(self, path: str, dropout: float) -> Value:
+        """Elements an eager path moves through memory over the score matrices: the scores
+        written, the scale (read, write), the softmax (read, write), read again by the
+        product with V; 2 more each for a bias, soft-capping (tanh) and the causal mask, 3
+        for dropout (read, write, its mask). A fused kernel keeps them on chip: none."""
+        if path == "fused":
+            return 0
+        scores = self.lead * self.heads * self.queries * self.scored_keys
+        passes = 6 + 2 * (int(self.score_bias) + int(self.softcap) + int(self.causal_pairs or self.past > 0 or not self.cross)) + (3 if dropout else 0)
+        return scores * passes
+
     def params_per_rank(self, tp: Value) -> Value:
         """Parameters one tensor-parallel rank holds: the query heads and the output projection's
         rows split by heads, key/value heads too (a whole head per rank when there are fewer
@@ -397,6 +408,9 @@ class Attention(Layer):
         parts = self.parts(*inputs)
         return parts.cache() if self.causal or parts.cross else 0
 
+    def internal_elements(self, *inputs: Shape) -> Value:
+        return self.parts(*inputs).score_traffic(self.kernel, self.dropout)
+
     def tensor_parallel(self, tp, split, *inputs):
         """heads: Q, K, V projections column-parallel by heads, the output row-parallel."""
         return TensorParallel("heads", self.parts(*inputs).params_per_rank(tp))
@@ -468,6 +482,9 @@ class MultiheadAttention(Layer):
 
     def other_flops(self, *inputs: Shape, out: Shape) -> Value:
         return self.parts(*inputs).other_flops()
+
+    def internal_elements(self, *inputs: Shape) -> Value:
+        return self.parts(*inputs).score_traffic("eager" if self.need_weights else "fused", self.dropout)
 
     def tensor_parallel(self, tp, split, *inputs):
         """heads: as Attention."""

@@ -321,6 +321,11 @@ class Layer(GraphFields):
         """Elements an autoregressive decoder caches for later tokens (attention keys and values)."""
         return 0
 
+    def internal_elements(self, *inputs: Shape) -> Value:
+        """Activation elements a layer writes and reads inside itself, beyond its inputs and
+        outputs (an eager attention's score matrices): memory traffic for the roofline."""
+        return 0
+
     def weights_read(self, *inputs: Shape) -> Value:
         """Parameters one pass reads (all of them, unless some are not needed: a cached memory's projections)."""
         return self.param_count(*inputs)

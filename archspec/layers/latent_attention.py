@@ -132,6 +132,9 @@ class LatentAttention(Layer):
         saved += [Saved(numel=tokens * r)]
         return (*saved, *parts.saved(self.kernel, rope=1, inputs=()))
 
+    def internal_elements(self, x: Shape, rotary: Shape) -> Value:
+        return self.parts(x, rotary).score_traffic(self.kernel, 0)
+
     def tensor_parallel(self, tp, split, x, rotary):
         """heads: the query and key/value up-projections and the output split by heads; the
         down-projections to the latents and their norms on every rank (as Megatron's MLA)."""

@@ -250,7 +250,7 @@ def _pipeline(report, layout, shares, device: int, act: Value, add) -> None:
     if layout.pp == 1:
         return
     boundary = _boundary_elements(report, shares)
-    divisor = layout.cp * (layout.tp if layout.sp else 1)
+    divisor = layout.cp * layout.tp  # Megatron's scatter/gather: each tp rank sends 1/tp (all-gathered on the node)
     sends = (device < layout.pp - 1) + (device > 0)  # forward to the next stage, gradient to the previous one
     add("pp", "p2p", as_plain(_divide(boundary, divisor) * act * sends * layout.microbatches * layout.virtual_stages))
 

@@ -52,6 +52,12 @@ class RowPlan:
     params: Value
     split_outputs: bool = False
     collectives: list[Collective] = field(default_factory=list)
+    kind: str = "replicate"  # the layer's tensor-parallel kind (archspec.layers.base.TensorParallel)
+
+    @property
+    def splits_work(self) -> bool:
+        """Whether tensor parallelism divides the layer's work over the ranks."""
+        return self.kind in ("column", "row", "heads", "vocab") or (self.kind == "elementwise" and self.split_outputs)
 
 
 def plan_rows(report: Report, layout: Layout) -> tuple[list[RowPlan], dict[int, bool]]:
@@ -82,7 +88,7 @@ def _plan(row: LayerRow, layout: Layout, split: dict[int, bool], reduced: set[in
     incoming = tuple(split.get(storage, False) for storage in row.input_storages)
     rule = layer.tensor_parallel(layout.tp, incoming, *row.input_shapes)
     times = row.times
-    plan = RowPlan(_scaled(rule.params, row, layer))
+    plan = RowPlan(_scaled(rule.params, row, layer), kind=rule.kind)
     numel = [product(shape) for shape in row.input_shapes]
     kind = rule.kind
     to_gather = [i for i, is_split in enumerate(incoming) if is_split]

@@ -1,0 +1,166 @@
+"""Training step time on a device under a parallel layout.
+
+Per device and micro-batch, each layer of its pipeline stage runs forward at its roofline
+bound (archspec.timing.roofline), divided over the tensor-parallel ranks where the layer
+is split (all layers with sequence parallelism) and over the context-parallel ranks;
+backward costs twice the forward for a layer with MACs (the input and weight gradients)
+and once for an elementwise one; recomputation adds the forward again (full) or the
+attention core's (selective). Communication runs over the device's links (within a node:
+tensor, context and expert parallelism; across nodes: pipeline and data parallelism once
+they span nodes) at e_link of their bandwidth, exposed except the overlapped fractions.
+
+    micro-batch time = compute + exposed tp/cp/ep traffic + pipeline send/receive
+    step time        = micro-batch time x (M + (pp - 1)/v) + exposed dp traffic + optimizer update
+    model FLOPs      = 6 x MACs x B_global (forward 2, backward 4 per MAC; matmuls only)
+    MFU = model FLOPs / (step time x devices x peak); HFU adds the recomputed FLOPs
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from archspec.dims import product
+from archspec.hardware import Device
+from archspec.memory import BYTES, MemoryOptions
+from archspec.parallel import Layout, parallel_memory
+from archspec.parallel.pipeline import stage_fractions
+from archspec.parallel.tensor import plan_rows
+from archspec.report import Report
+from archspec.timing.roofline import Efficiency, row_bytes
+
+ATTENTION = ("Attention", "LatentAttention", "MultiheadAttention")
+
+
+@dataclass
+class StepTime:
+    """One training step on a layout: the time, its parts, throughput and utilization."""
+
+    step_time_s: float
+    microbatch_s: float
+    compute_s: float  # per micro-batch, forward + backward + recompute
+    communication_s: dict[str, float]  # exposed, per step, by parallel dimension
+    bubble_s: float
+    update_s: float
+    training_flops: float  # model FLOPs of one step (every device)
+    hardware_flops: float  # with the recomputed FLOPs
+    tokens_per_step: float
+    mfu: float
+    hfu: float
+    devices: int
+    memory: dict[str, Any] = field(default_factory=dict)  # the most loaded device's memory
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens_per_step / self.step_time_s
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step_time_s": self.step_time_s, "microbatch_s": self.microbatch_s, "compute_s": self.compute_s,
+            "communication_s": self.communication_s, "bubble_s": self.bubble_s, "update_s": self.update_s,
+            "training_flops": self.training_flops, "hardware_flops": self.hardware_flops, "tokens_per_step": self.tokens_per_step,
+            "tokens_per_s": self.tokens_per_s, "mfu": self.mfu, "hfu": self.hfu, "devices": self.devices,
+        }
+
+
+def tokens_of(report: Report) -> int:
+    """Tokens of one micro-batch: the ids of the first integer input (B x L), else its samples (B)."""
+    for name, shape in report.inputs.items():
+        storage = list(report.inputs).index(name)
+        if report.storages[storage].dtype.startswith("int"):
+            return int(product(shape))
+    return int(next(iter(report.inputs.values()))[0])
+
+
+def training_step(
+    report: Report, options: MemoryOptions, layout: Layout, device: Device,
+    efficiency: Efficiency | None = None, mfu: float | None = None,
+) -> StepTime:
+    """The step time of training `report` (one micro-batch) on `layout` over `device`s."""
+    efficiency = efficiency or Efficiency()
+    efficiency.check()
+    layout.check()
+    dtype = options.dtype
+    peak = device.matmul_flops(dtype)
+    devices = int(layout.devices)
+    micro = int(layout.microbatches)
+    global_batches = micro * int(layout.dp)
+    macs = int(report.totals["macs"])
+    model_flops = 6.0 * macs * global_batches
+    tokens = float(tokens_of(report) * global_batches)
+    memory = parallel_memory(report, options, layout)
+    loaded = memory.most_loaded_stage or 0
+    if mfu is not None:
+        step = model_flops / (devices * peak * mfu)
+        return StepTime(step, step / micro, step / micro, {}, 0.0, 0.0, model_flops, model_flops, tokens, mfu, mfu, devices,
+                        memory.devices["most_loaded"])
+    plans, _ = plan_rows(report, layout)
+    shares = stage_fractions(report, layout)
+    matmul = peak * efficiency.matmul
+    vector = device.vector_flops(dtype) * efficiency.vector
+    bandwidth = device.memory_bandwidth * efficiency.memory
+    inference = MemoryOptions(training=False, dtype=dtype)
+    compute = recomputed = 0.0
+    for row, plan, share in zip(report.layers, plans, shares):
+        part = float(share.get(loaded, 0))
+        if not part:
+            continue
+        split = float(layout.cp) * (float(layout.tp) if layout.sp or plan.splits_work else 1.0)
+        mm = 2 * row.macs
+        forward = max(mm / matmul + (row.flops - mm) / vector, row_bytes(report, row, inference) / bandwidth) / split
+        extra = 0.0
+        if layout.recompute in ("full", "per-block"):
+            extra, recomputed = forward, recomputed + mm * part * micro * int(layout.dp) * devices / max(1, int(layout.dp) * layout.pp) / split
+        elif layout.recompute == "selective" and row.type in ATTENTION:
+            # the attention core again: its two products over the scores, and what moves through memory
+            core = row.layer.parts(*row.input_shapes)
+            core_mm = 2 * core.score_macs()
+            core_bytes = row.layer.internal_elements(*row.input_shapes) * float(BYTES[dtype])
+            extra = max(core_mm / matmul + core.other_flops() / vector, core_bytes / bandwidth) * row.times / split
+            recomputed += core_mm * part * micro * devices / layout.pp / split
+        # backward: a matrix product's two gradients (input and weight) cost twice its forward;
+        # an elementwise op's one pass of the same size as its forward
+        passes = 3 if row.macs else 2
+        compute += part * (passes * forward + extra)
+    links = _links(layout, device, efficiency)
+    comm = memory.communication.get(loaded, {})
+    exposed: dict[str, float] = {}
+    per_micro = 0.0
+    for dim, kinds in comm.items():
+        seconds = float(sum(kinds.values())) / links[dim]
+        if dim in ("tp", "cp", "ep"):
+            seconds *= 1 - efficiency.tp_overlap
+            per_micro += seconds / micro
+        elif dim == "pp":
+            per_micro += seconds / micro
+        else:
+            seconds *= 1 - efficiency.dp_overlap
+        exposed[dim] = seconds
+    states = memory.devices["most_loaded"]
+    update = 2 * float(sum(states[k] for k in ("weights", "gradients", "optimizer", "master_weights"))) / bandwidth
+    micro_time = compute + per_micro
+    pipeline = micro_time * (micro + (layout.pp - 1) / layout.virtual_stages)
+    step = pipeline + exposed.get("dp", 0.0) + update
+    hardware = model_flops + recomputed
+    return StepTime(
+        step_time_s=step, microbatch_s=micro_time, compute_s=compute, communication_s=exposed,
+        bubble_s=micro_time * (layout.pp - 1) / layout.virtual_stages, update_s=update,
+        training_flops=model_flops, hardware_flops=hardware, tokens_per_step=tokens,
+        mfu=model_flops / (step * devices * peak), hfu=hardware / (step * devices * peak), devices=devices,
+        memory=states,
+    )
+
+
+def _links(layout: Layout, device: Device, efficiency: Efficiency) -> dict[str, float]:
+    """Bytes per second each parallel dimension's traffic runs at: within the node while its
+    group fits there (tensor, then context and expert inside it), across nodes otherwise."""
+    intra, inter = device.intra_node_bandwidth * efficiency.link, device.inter_node_bandwidth * efficiency.link
+    node = device.devices_per_node
+    tp, cp, ep = int(layout.tp), int(layout.cp), int(layout.ep)
+    return {
+        "tp": intra if tp <= node else inter,
+        "cp": intra if tp * cp <= node else inter,
+        "ep": intra if tp * ep <= node else inter,
+        "pp": intra if tp * cp * int(layout.dp) * layout.pp <= node else inter,
+        "dp": intra if int(layout.devices) <= node else inter,
+    }
