@@ -170,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     roofline.add_argument("--plot", default=None, metavar="FILE", help="draw the layers on the device's roofline (PNG/SVG; needs matplotlib)")
     time = add_spec_command("time", "training step time, MFU, tokens/s and GPU-hours under a layout on a device")
     _add_device_options(time)
-    _add_memory_options(time, "")
+    # on an accelerator, training runs in mixed precision: bf16 with fp32 master weights
+    _add_memory_options(time, "", dtype="bf16")
     _add_layout_options(time)
     time.add_argument("--gpus", type=_depth, default=None, metavar="N", help="devices in all; --dp defaults to gpus / (tp x pp x cp)")
     time.add_argument("--global-batch", type=_depth, default=None, metavar="SEQUENCES", help="sequences per step: sets --microbatches")
@@ -180,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     time.add_argument("--format", choices=("text", "json"), default="text")
     plan = add_spec_command("plan", "search layouts (dp, tp, pp, sp, ZeRO, recomputation, micro-batch) that fit, ranked by step time")
     _add_device_options(plan)
-    _add_memory_options(plan, "")
+    _add_memory_options(plan, "", dtype="bf16")
     plan.add_argument("--gpus", type=_depth, required=True, metavar="N", help="devices in all")
     plan.add_argument("--global-batch", type=_depth, required=True, metavar="SEQUENCES", help="sequences per step")
     plan.add_argument("--top", type=_depth, default=15, metavar="K", help="show the K fastest (default 15)")
@@ -266,11 +267,15 @@ def _run(args: argparse.Namespace) -> int:
 
         return run_devices(args)
     if args.command == "roofline":
+        from archspec.engine import analyze as analyze_quietly
         from archspec.timing.commands import run_roofline
 
         bindings, limits = _bindings_and_limits(args)
         report = _analyze(args, limits, bindings, decode=args.decode)
-        return run_roofline(args, report, _efficiency(args))
+        # decoding: the largest batch B whose weights, KV cache and step fit beside each other
+        free_batch = analyze_quietly(args.spec, limits=limits, decode=True, **{**bindings, "B": None}) if (
+            args.decode and "B" in report.params) else None
+        return run_roofline(args, report, _efficiency(args), free_batch)
     if args.command == "time":
         return _time(args)
     if args.command == "plan":
@@ -392,12 +397,12 @@ def _add_decode_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_memory_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+def _add_memory_options(parser: argparse.ArgumentParser, prefix: str = "", dtype: str = "fp32") -> None:
     """The options of archspec.memory.MemoryOptions, for every command that measures memory."""
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--training", dest="training", action="store_true", default=True, help=f"{prefix}training memory (default)")
     mode.add_argument("--inference", dest="training", action="store_false", help=f"{prefix}inference memory only")
-    parser.add_argument("--dtype", default="fp32", help=f"{prefix}weights and activations: fp32, bf16, fp16, fp8, int8, int4 (default fp32)")
+    parser.add_argument("--dtype", default=dtype, help=f"{prefix}weights and activations: fp32, bf16, fp16, fp8, int8, int4 (default {dtype})")
     parser.add_argument("--grad-dtype", default=None, help=f"{prefix}gradients (default: --dtype)")
     parser.add_argument("--optimizer", default="adam", help=f"{prefix}none, sgd, sgd-momentum, rmsprop, adagrad, adam, adamw (default adam)")
     parser.add_argument("--master-weights", default="auto", help=f"{prefix}dtype of master weights; auto: fp32 under mixed precision; none")

@@ -285,11 +285,32 @@ def convention_reference() -> str:
     return "\n".join(out) + "\n"
 
 
+def device_table() -> str:
+    """The known devices' figures, from archspec/hardware/devices.yaml."""
+    from archspec.hardware import devices
+
+    def tera(table: dict[str, float], dtype: str) -> str:
+        return f"{table[dtype] / 1e12:g}" if dtype in table else "-"
+
+    lines = [
+        "| key | device | bf16 matmul TFLOP/s | fp8 | fp32 vector | memory GiB | TB/s | link in node GB/s | across nodes GB/s | per node |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key, d in devices().items():
+        lines.append(
+            f"| `{key}` | {d.name} | {tera(d.matmul, 'bf16')} | {tera(d.matmul, 'fp8')} | {tera(d.vector, 'fp32')} | "
+            f"{d.memory / 2**30:g} | {d.memory_bandwidth / 1e12:g} | {d.intra_node_bandwidth / 1e9:g} | "
+            f"{d.inter_node_bandwidth / 1e9:g} | {d.devices_per_node} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 GENERATED = {
     ("spec-format.md", "layers"): layer_reference,
     ("counting.md", "per-element-flops"): cost_table,
     ("errors.md", "examples"): error_examples,
     ("conventions.md", "profiles"): convention_reference,
+    ("performance-model.md", "devices"): device_table,
 }
 
 _SECTION = "<!-- BEGIN GENERATED: {key} -->\n{body}<!-- END GENERATED: {key} -->"

@@ -78,9 +78,11 @@ def _chunk_sizes(count: int, chunks: int, layout: Layout) -> list[int]:
     if first is None and last is None:
         if count % chunks:
             interleaved = f" x {layout.virtual_stages} virtual stages" if layout.virtual_stages > 1 else ""
+            hint = _even_pinning(count, chunks) if layout.virtual_stages == 1 else None
+            example = f" (e.g. --first-stage-layers {hint} --last-stage-layers {hint})" if hint is not None else ""
             raise LayoutError(
                 f"the network has {count} layers, not divisible by pp={layout.pp}{interleaved}; pin the first and last "
-                "stages with --first-stage-layers / --last-stage-layers"
+                f"stages with --first-stage-layers / --last-stage-layers{example}"
             )
         return [count // chunks] * chunks
     if layout.virtual_stages > 1:
@@ -95,6 +97,18 @@ def _chunk_sizes(count: int, chunks: int, layout: Layout) -> list[int]:
         )
     even = rest // middle if middle else 0
     return ([first] if first is not None else []) + [even] * middle + ([last] if last is not None else [])
+
+
+def _even_pinning(count: int, stages: int) -> int | None:
+    """The largest equal layer count for the first and last stages that splits the rest evenly over
+    the middle stages, without giving the pinned stages more than the others."""
+    if stages < 3:
+        return None
+    for pinned in range(count // stages, 0, -1):
+        rest = count - 2 * pinned
+        if rest > 0 and rest % (stages - 2) == 0 and rest // (stages - 2) >= pinned:
+            return pinned
+    return None
 
 
 def in_flight(device: int, layout: Layout) -> Value:

@@ -12,7 +12,8 @@ from typing import Any
 
 from archspec.errors import ArchspecError
 from archspec.formats import grouped, human, human_bytes
-from archspec.hardware import devices, get_device
+from archspec.hardware import Device, devices, get_device
+from archspec.report import Report
 
 TOKEN_UNITS = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9, "G": 10**9, "T": 10**12}
 
@@ -60,7 +61,24 @@ def run_devices(args) -> int:
 
 
 # ---- archspec roofline ---------------------------------------------------------------------
-def run_roofline(args, report, efficiency) -> int:
+def largest_decode_batch(free_batch: Report, device: Device, dtype: str) -> int | None:
+    """The largest B whose inference memory in decoding (weights, KV cache of P tokens, one
+    step's activations) fits in one device's memory; None when the memory does not grow with B."""
+    from archspec.dims import evaluate_at
+    from archspec.formula import FormulaError, fit
+    from archspec.memory import MemoryOptions, memory
+
+    total = memory(free_batch, MemoryOptions(training=False, dtype=dtype)).totals["inference_total"]
+    if {str(s) for s in getattr(total, "free_symbols", ())} != {"B"}:
+        return None
+    try:
+        found = fit(lambda n: int(evaluate_at(total, {"B": n})), lambda n: {}, "B", "memory", int(device.memory))
+    except FormulaError:
+        return None
+    return found.value
+
+
+def run_roofline(args, report, efficiency, free_batch: Report | None = None) -> int:
     from archspec.timing.roofline import roofline
 
     device = get_device(args.device)
@@ -69,7 +87,10 @@ def run_roofline(args, report, efficiency) -> int:
     data: dict[str, Any] = {"name": report.name, "device": device.name, "dtype": args.dtype, **{k: _plain(v) for k, v in totals.items()}}
     if report.decode:
         data["decode_tokens_per_s"] = _plain(batch / totals["time_s"])
+        data["decode_step_s"] = _plain(totals["time_s"])
         data["P"] = _plain(report.params.get("P"))
+        if free_batch is not None:
+            data["largest_batch"] = largest_decode_batch(free_batch, device, args.dtype)
     if args.format == "json":
         data["layers"] = [{"name": r.name, "type": r.type, "flops": _plain(r.flops), "bytes": _plain(r.bytes),
                            "intensity": _plain(r.intensity), "bound": r.bound, "time_s": _plain(r.time_s)} for r in _collapse(rows, args.depth)]
@@ -92,6 +113,11 @@ def run_roofline(args, report, efficiency) -> int:
         if report.decode:
             line += f"; {float(data['decode_tokens_per_s']):,.1f} tokens/s"
         print(line)
+    if data.get("largest_batch"):
+        print(f"largest batch beside its KV cache in {device.memory / 2**30:.0f} GiB: B = {data['largest_batch']:,}")
+    elif "largest_batch" in data:
+        print("no batch fits: the weights alone exceed the device memory" if data["largest_batch"] == 0 else
+              "largest batch: memory does not grow with B alone (bind the other params)")
     else:
         print(f"time_s = {totals['time_s']}")
     if args.plot:
@@ -142,6 +168,7 @@ def run_time(args, report, options, layout, efficiency) -> int:
         data.update({
             "tokens": tokens, "steps": steps, "time_s": total, "gpu_hours": total * step.devices / 3600,
             "training_flops_total": step.training_flops / step.tokens_per_step * tokens,
+            "training_flops_6nd_total": step.flops_6nd / step.tokens_per_step * tokens,
         })
         if args.price:
             data["cost"] = data["gpu_hours"] * args.price
@@ -155,7 +182,8 @@ def run_time(args, report, options, layout, efficiency) -> int:
         comm = ", ".join(f"{dim} {seconds(v)}" for dim, v in step.communication_s.items() if v) or "none"
         print(f"    per micro-batch  {seconds(step.microbatch_s)} (compute {seconds(step.compute_s)}); pipeline bubble {seconds(step.bubble_s)}; "
               f"exposed communication {comm}; optimizer update {seconds(step.update_s)}")
-    print(f"  model FLOPs/step   {step.training_flops:.4g}  (6 x MACs x sequences; hardware {step.hardware_flops:.4g} with recomputation)")
+    print(f"  model FLOPs/step   {step.training_flops:.4g}  (6 x MACs x sequences; hardware {step.hardware_flops:.4g} with recomputation; "
+          f"6 x active params x tokens {step.flops_6nd:.4g})")
     print(f"  MFU / HFU          {step.mfu:.1%} / {step.hfu:.1%}")
     print(f"  tokens/s           {step.tokens_per_s:,.0f}  ({step.tokens_per_step:,.0f} per step)")
     memory = step.memory["total"]
@@ -163,7 +191,7 @@ def run_time(args, report, options, layout, efficiency) -> int:
     print(f"  memory per device  {human_bytes(memory)} of {device.memory / 2**30:.0f} GiB: {verdict} (most loaded device)")
     if args.tokens:
         print(f"  {grouped(data['tokens'])} tokens: {data['steps']:,.0f} steps, {seconds(data['time_s'])}, "
-              f"{data['gpu_hours']:,.0f} GPU-hours, {data['training_flops_total']:.3g} FLOPs")
+              f"{data['gpu_hours']:,.0f} GPU-hours, {data['training_flops_total']:.3g} FLOPs (6ND {data['training_flops_6nd_total']:.3g})")
         if args.price:
             print(f"  cost               {data['cost']:,.0f} at {args.price} per GPU-hour")
     return 0

@@ -12,6 +12,7 @@ they span nodes) at e_link of their bandwidth, exposed except the overlapped fra
     micro-batch time = compute + exposed tp/cp/ep traffic + pipeline send/receive
     step time        = micro-batch time x (M + (pp - 1)/v) + exposed dp traffic + optimizer update
     model FLOPs      = 6 x MACs x B_global (forward 2, backward 4 per MAC; matmuls only)
+    6ND FLOPs        = 6 x active params x tokens (the scaling-law convention of published budgets)
     MFU = model FLOPs / (step time x devices x peak); HFU adds the recomputed FLOPs
 """
 
@@ -45,6 +46,7 @@ class StepTime:
     training_flops: float  # model FLOPs of one step (every device)
     hardware_flops: float  # with the recomputed FLOPs
     tokens_per_step: float
+    flops_6nd: float  # 6 x active params x tokens of one step
     mfu: float
     hfu: float
     devices: int
@@ -59,6 +61,7 @@ class StepTime:
             "step_time_s": self.step_time_s, "microbatch_s": self.microbatch_s, "compute_s": self.compute_s,
             "communication_s": self.communication_s, "bubble_s": self.bubble_s, "update_s": self.update_s,
             "training_flops": self.training_flops, "hardware_flops": self.hardware_flops, "tokens_per_step": self.tokens_per_step,
+            "training_flops_6nd": self.flops_6nd,
             "tokens_per_s": self.tokens_per_s, "mfu": self.mfu, "hfu": self.hfu, "devices": self.devices,
         }
 
@@ -88,12 +91,13 @@ def training_step(
     macs = int(report.totals["macs"])
     model_flops = 6.0 * macs * global_batches
     tokens = float(tokens_of(report) * global_batches)
+    flops_6nd = 6.0 * float(report.totals.get("active_params", report.totals["params"])) * tokens
     memory = parallel_memory(report, options, layout)
     loaded = memory.most_loaded_stage or 0
     if mfu is not None:
         step = model_flops / (devices * peak * mfu)
-        return StepTime(step, step / micro, step / micro, {}, 0.0, 0.0, model_flops, model_flops, tokens, mfu, mfu, devices,
-                        memory.devices["most_loaded"])
+        return StepTime(step, step / micro, step / micro, {}, 0.0, 0.0, model_flops, model_flops, tokens, flops_6nd, mfu, mfu,
+                        devices, memory.devices["most_loaded"])
     plans, _ = plan_rows(report, layout)
     shares = stage_fractions(report, layout)
     matmul = peak * efficiency.matmul
@@ -102,6 +106,7 @@ def training_step(
     inference = MemoryOptions(training=False, dtype=dtype)
     compute = recomputed = 0.0
     for row, plan, share in zip(report.layers, plans, shares):
+        recomputed += _recomputed_macs(row, layout.recompute)
         part = float(share.get(loaded, 0))
         if not part:
             continue
@@ -110,14 +115,13 @@ def training_step(
         forward = max(mm / matmul + (row.flops - mm) / vector, row_bytes(report, row, inference) / bandwidth) / split
         extra = 0.0
         if layout.recompute in ("full", "per-block"):
-            extra, recomputed = forward, recomputed + mm * part * micro * int(layout.dp) * devices / max(1, int(layout.dp) * layout.pp) / split
+            extra = forward
         elif layout.recompute == "selective" and row.type in ATTENTION:
             # the attention core again: its two products over the scores, and what moves through memory
             core = row.layer.parts(*row.input_shapes)
             core_mm = 2 * core.score_macs()
             core_bytes = row.layer.internal_elements(*row.input_shapes) * float(BYTES[dtype])
             extra = max(core_mm / matmul + core.other_flops() / vector, core_bytes / bandwidth) * row.times / split
-            recomputed += core_mm * part * micro * devices / layout.pp / split
         # backward: a matrix product's two gradients (input and weight) cost twice its forward;
         # an elementwise op's one pass of the same size as its forward
         passes = 3 if row.macs else 2
@@ -141,14 +145,23 @@ def training_step(
     micro_time = compute + per_micro
     pipeline = micro_time * (micro + (layout.pp - 1) / layout.virtual_stages)
     step = pipeline + exposed.get("dp", 0.0) + update
-    hardware = model_flops + recomputed
+    hardware = model_flops + 2.0 * recomputed * global_batches
     return StepTime(
         step_time_s=step, microbatch_s=micro_time, compute_s=compute, communication_s=exposed,
         bubble_s=micro_time * (layout.pp - 1) / layout.virtual_stages, update_s=update,
-        training_flops=model_flops, hardware_flops=hardware, tokens_per_step=tokens,
+        training_flops=model_flops, hardware_flops=hardware, tokens_per_step=tokens, flops_6nd=flops_6nd,
         mfu=model_flops / (step * devices * peak), hfu=hardware / (step * devices * peak), devices=devices,
         memory=states,
     )
+
+
+def _recomputed_macs(row, recompute: str) -> float:
+    """The matrix-product MACs of one micro-batch that `recompute` runs again in `row`."""
+    if recompute in ("full", "per-block"):
+        return float(row.macs)
+    if recompute == "selective" and row.type in ATTENTION:
+        return float(row.layer.parts(*row.input_shapes).score_macs() * row.times)
+    return 0.0
 
 
 def _links(layout: Layout, device: Device, efficiency: Efficiency) -> dict[str, float]:

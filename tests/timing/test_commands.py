@@ -1,0 +1,58 @@
+"""The time model's commands (archspec/timing/commands.py): their JSON and the figures in it."""
+
+import json
+
+import pytest
+
+import archspec
+from archspec.cli import main
+from archspec.hardware import get_device
+from tests.conftest import SPECS
+
+
+def _json(capsys, *args):
+    assert main([*map(str, args), "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_devices_json_lists_every_figure_with_its_source(capsys):
+    data = _json(capsys, "devices")
+    h100 = data["h100-sxm"]
+    assert h100["matmul_flops"]["bf16"] == 989.4e12
+    assert h100["memory_bytes"] == 80 * 2**30
+    assert set(h100["sources"]) >= {"compute", "memory", "intra_node", "inter_node"}
+
+
+def test_roofline_of_a_decode_step(capsys):
+    data = _json(capsys, "roofline", SPECS / "llama3_8b.yaml", "--device", "h100-sxm", "--decode", "--set", "B=32", "--set", "P=4096")
+    for key in ("time_s", "bytes", "flops", "decode_tokens_per_s", "largest_batch"):
+        assert key in data
+    assert data["decode_tokens_per_s"] == pytest.approx(32 / data["time_s"], rel=1e-12)
+    # the largest batch: bf16 weights plus each sequence's KV cache (2 x 32 layers x 8 kv heads x
+    # 128 x 4,096 tokens x 2 bytes) fill 80 GiB; one step's activations take a little more
+    weights = 2 * archspec.analyze(SPECS / "llama3_8b.yaml").totals["params"]
+    per_sequence = 2 * 32 * 8 * 128 * 4096 * 2
+    room = (80 * 2**30 - weights) // per_sequence
+    assert room - 2 <= data["largest_batch"] <= room
+
+
+def test_roofline_of_a_forward_pass_is_the_prefill_bound(capsys):
+    data = _json(capsys, "roofline", SPECS / "llama3_8b.yaml", "--device", "h100-sxm", "--set", "B=1", "--set", "L=2048")
+    device = get_device("h100-sxm")
+    assert data["time_s"] >= data["flops"] / device.matmul_flops("bf16")
+    assert "decode_tokens_per_s" not in data
+
+
+def test_time_reports_a_cost_for_a_token_budget(capsys):
+    data = _json(capsys, "time", SPECS / "gpt2.yaml", "--device", "a100-80gb", "--gpus", 8, "--global-batch", 64,
+                 "--tokens", "1B", "--price", 2.0)
+    assert data["devices"] == 8 and data["tokens"] == 10**9
+    assert data["gpu_hours"] == pytest.approx(data["time_s"] * 8 / 3600, rel=1e-12)
+    assert data["cost"] == pytest.approx(2.0 * data["gpu_hours"], rel=1e-12)
+
+
+def test_plan_ranks_layouts_that_fit_by_step_time(capsys):
+    data = _json(capsys, "plan", SPECS / "gpt2.yaml", "--device", "a100-40gb", "--gpus", 8, "--global-batch", 32)
+    times = [row["step_time_s"] for row in data["layouts"]]
+    assert times and times == sorted(times)
+    assert all(row["memory"] <= 40 * 2**30 for row in data["layouts"])

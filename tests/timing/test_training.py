@@ -1,0 +1,101 @@
+"""Training step time (archspec/timing/training.py) against measured iteration times and
+published budgets, with one set of efficiency defaults; FLOP accounting against closed forms."""
+
+import json
+
+import pytest
+
+import archspec
+from archspec.cli import main
+from archspec.hardware import get_device
+from archspec.memory import MemoryOptions
+from archspec.parallel import Layout
+from archspec.timing import training_step
+from tests.conftest import SPECS
+
+MIXED = MemoryOptions(dtype="fp16", grad_dtype="fp32", optimizer="adam")
+
+# Korthikanti et al. 2022 (arXiv 2205.05198), Table 5, measured on A100 80GB (DGX A100):
+# spec, tp, pp, virtual stages, micro-batch size, global batch, seconds (full recompute), seconds (sequence parallel + selective)
+KORTHIKANTI_TABLE5 = [
+    ("gpt_22b.yaml", 8, 1, 1, 4, 4, 1.42, 1.10),
+    ("gpt3_175b.yaml", 8, 8, 3, 1, 64, 18.13, 13.75),
+    ("mt_nlg_530b.yaml", 8, 35, 3, 1, 280, 49.05, 37.83),
+    ("gpt_1t.yaml", 8, 64, 1, 1, 512, 94.42, 71.49),
+]
+
+
+def _korthikanti_steps(spec, tp, pp, v, b, global_batch):
+    report = archspec.analyze(SPECS / spec, B=b)
+    device = get_device("a100-80gb")
+    common = dict(tp=tp, pp=pp, virtual_stages=v, microbatches=global_batch // b)
+    full = training_step(report, MIXED, Layout(recompute="full", **common), device)
+    selective = training_step(report, MIXED, Layout(recompute="selective", sp=True, **common), device)
+    return report, full, selective
+
+
+@pytest.mark.parametrize("spec, tp, pp, v, b, global_batch, full_s, selective_s", KORTHIKANTI_TABLE5)
+def test_step_time_is_within_15_percent_of_korthikanti_table5(spec, tp, pp, v, b, global_batch, full_s, selective_s):
+    _, full, selective = _korthikanti_steps(spec, tp, pp, v, b, global_batch)
+    assert full.step_time_s == pytest.approx(full_s, rel=0.15)
+    assert selective.step_time_s == pytest.approx(selective_s, rel=0.15)
+    # what recomputation costs is the ratio of the two settings
+    assert full.step_time_s / selective.step_time_s == pytest.approx(full_s / selective_s, rel=0.05)
+
+
+def test_model_and_hardware_flops_follow_korthikanti_closed_forms():
+    # GPT-3 175B: l = 96 layers, h = 12288, s = 2048, V = 51200; sec. 5 of the paper:
+    # model FLOPs per sequence 72 s l h^2 (1 + s/(6h) + V/(12 h l)); selective recompute adds
+    # the attention core again, 4 s^2 h per layer (two products of 2 s^2 h FLOPs)
+    l, h, s, vocab = 96, 12288, 2048, 51200
+    report, full, selective = _korthikanti_steps("gpt3_175b.yaml", 8, 8, 3, 1, 64)
+    per_sequence = 72 * s * l * h * h * (1 + s / (6 * h) + vocab / (12 * h * l))
+    assert full.training_flops == pytest.approx(64 * per_sequence, rel=1e-12)
+    assert selective.hardware_flops - selective.training_flops == pytest.approx(64 * 4 * s * s * h * l, rel=1e-12)
+    # full recomputation runs every forward again: 8 instead of 6 FLOPs per MAC
+    assert full.hardware_flops / full.training_flops == pytest.approx(8 / 6, rel=1e-12)
+    assert full.hfu / full.mfu == pytest.approx(8 / 6, rel=1e-12)
+    assert full.mfu == pytest.approx(full.training_flops / (full.step_time_s * 64 * 312e12), rel=1e-12)
+
+
+def test_a_stated_mfu_gives_the_step_time_directly():
+    report = archspec.analyze(SPECS / "gpt3_175b.yaml", B=1)
+    layout = Layout(tp=8, pp=8, dp=4, microbatches=16)
+    step = training_step(report, MIXED, layout, get_device("a100-80gb"), mfu=0.5)
+    assert step.step_time_s == pytest.approx(step.training_flops / (256 * 312e12 * 0.5), rel=1e-12)
+    assert step.tokens_per_step == 16 * 4 * 2048
+
+
+def _time_json(capsys, *args):
+    assert main(["time", *map(str, args), "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_llama31_405b_budget(capsys):
+    # Llama 3 paper (arXiv 2407.21783), Table 4: 16,384 H100 at tp 8, pp 16, dp 128, sequences of
+    # 8,192, 16M tokens per step, BF16 MFU 41%; 15.6T tokens; model card: 30.84M H100 GPU-hours
+    # (which also covers the long-context and annealing stages); sec. 3.1: 3.8e25 FLOPs (6 N D).
+    data = _time_json(
+        capsys, SPECS / "llama3_405b.yaml", "--device", "h100-sxm", "--gpus", 16384, "--tp", 8, "--pp", 16, "--dp", 128,
+        "--sp", "--distributed-optimizer", "--first-stage-layers", 7, "--last-stage-layers", 7, "--set", "L=8192",
+        "--global-batch", 2048, "--tokens", "15.6T", "--mfu", 0.41,
+    )
+    assert data["tokens_per_step"] == 2048 * 8192
+    assert data["gpu_hours"] == pytest.approx(30.84e6, rel=0.25)
+    assert data["training_flops_6nd_total"] == pytest.approx(3.8e25, rel=0.05)
+    # 6 x MACs adds the attention products over a full (unmasked) 8,192 x 8,192 score matrix: 8% more
+    assert 1.05 < data["training_flops_total"] / data["training_flops_6nd_total"] < 1.10
+    for key in ("training_flops", "step_time_s", "mfu", "tokens_per_s", "gpu_hours"):
+        assert key in data
+
+
+def test_deepseek_v3_training_flops(capsys):
+    # DeepSeek-V3 technical report (arXiv 2412.19437): 37B activated parameters, 14.8T tokens;
+    # 6 N D = 6 x 37e9 x 14.8e12 = 3.29e24 FLOPs
+    data = _time_json(
+        capsys, SPECS / "deepseek_v3.yaml", "--device", "h800-sxm", "--gpus", 2048, "--pp", 16, "--ep", 64, "--dp", 128,
+        "--zero", 1, "--dtype", "fp8", "--first-stage-layers", 3, "--last-stage-layers", 2, "--set", "L=4096",
+        "--global-batch", 15360, "--tokens", "14.8T",
+    )
+    assert data["training_flops_6nd_total"] == pytest.approx(6 * 37e9 * 14.8e12, rel=0.05)
+    assert data["step_time_s"] > 0 and data["gpu_hours"] > 0
