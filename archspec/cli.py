@@ -620,7 +620,7 @@ def _parallel_memory(args: argparse.Namespace, report, options, layout) -> int:
                 print(f"    {component.ljust(width)}  {cell(value)}")
     comm = result.communication[result.most_loaded_stage or 0]
     if comm:
-        print(f"  sent per step by the most loaded device, by parallel dimension:")
+        print("  sent per step by the most loaded device, by parallel dimension:")
         for dim, kinds in comm.items():
             for kind, value in kinds.items():
                 print(f"    {dim:>3} {kind:<15} {cell(value)}")

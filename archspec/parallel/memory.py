@@ -17,7 +17,7 @@ from archspec.dims import Value, as_plain, ceildiv, is_concrete, maximum, produc
 from archspec.memory import OPTIMIZER_STATES, MemoryOptions, _bytes, storage_bytes
 from archspec.parallel.layout import Layout
 from archspec.parallel.pipeline import in_flight, stage_fractions, units_of
-from archspec.parallel.tensor import Collective, RowPlan, plan_rows
+from archspec.parallel.tensor import RowPlan, plan_rows
 from archspec.report import Report
 
 COMPONENTS = ("weights", "buffers", "gradients", "optimizer", "master_weights", "saved_activations", "total")
