@@ -92,8 +92,12 @@ def analyze_model(
             next(iter(inputs.values()))[0].shape[0],
         )
     values = walk.graph(model.main, env, inputs, ())
+    # a branch marked training_only is no output of the inference forward (torchvision's
+    # Inception returns the aux logits only in training)
+    skipped = set() if training else {n.name for n in model.main.nodes if getattr(n.op, "training_only", False)}
+    returned = [(i, ref) for i, ref in enumerate(model.main.outputs) if ref.node not in skipped]
     outputs = {}
-    for i, ref in enumerate(model.main.outputs):
+    for i, ref in returned:
         shapes = values[ref.node]
         if ref.output is None and len(shapes) > 1 and spec.outputs is None:
             outputs.update({f"{ref.node}.{k}": t.shape for k, t in enumerate(shapes)})  # every piece of a split
@@ -104,7 +108,7 @@ def analyze_model(
             raise SpecError(source.problem(f"outputs: {exc}", ("outputs", i))) from None
     public_params = {name: as_plain(value) for name, value in env.items()}
     inputs_shapes = {name: tensors[0].shape for name, tensors in inputs.items()}
-    output_storages = tuple(t.storage for ref in model.main.outputs for t in values[ref.node])
+    output_storages = tuple(t.storage for _, ref in returned for t in values[ref.node])
     report = Report.build(spec.name, spec.description, public_params, inputs_shapes, outputs, walk.rows)
     warnings = tuple(str(problem) for problem in model.warnings)
     return replace(report, storages=tuple(walk.storages), output_storages=output_storages, decode=decode, warnings=warnings)
