@@ -293,7 +293,11 @@ def _power(base: Any, exponent: Any, source: str) -> Any:
             raise ExprError(f"{base}**{exponent} in {source!r} is not a real rational number")
         root = _exact_root(Fraction(base), exponent.denominator)
         if root is None:
-            raise ExprError(f"{base}**{exponent} in {source!r} is irrational; write the number as a decimal")
+            # irrational (32**-0.5): the double Python computes, as the model's own code does
+            try:
+                return Fraction(float(base) ** float(exponent))
+            except (OverflowError, ZeroDivisionError):
+                raise ExprError(f"{base}**{exponent} in {source!r} is out of range") from None
         return _power(root, exponent.numerator, source)
     if not (isinstance(exponent, int) or (isinstance(exponent, Fraction) and exponent.denominator == 1)):
         if _is_number(exponent):

@@ -191,8 +191,10 @@ def test_float_params_reach_float_fields_exactly():
     assert report.layers[1].flops == 2 * 8 * 64
     with pytest.raises(ShapeError, match="p must be at most 1"):
         archspec.analyze(spec, p=1.5)
-    with pytest.raises(SpecError, match="is irrational"):
-        archspec.analyze(spec, hd=3)
+    # an irrational root is the double Python computes, as the model's code does: 32**-0.5
+    irrational = archspec.analyze(spec, hd=32)
+    assert irrational.layers[1].layer.other == Fraction(32**-0.5)
+    assert irrational.layers[1].flops == 2 * 8 * 64
 
 
 def test_block_arguments_may_be_lists_checked_as_the_layer_field():

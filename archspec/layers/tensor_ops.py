@@ -37,7 +37,7 @@ class Pad(Layer):
 
     type: Literal["Pad"]
     default_call = "function"
-    pad: int_list(0, "amounts per side, last dim first: [left, right, top, bottom, ...]")
+    pad: int_list(-(2**63), "amounts per side, last dim first: [left, right, top, bottom, ...]; negative crops")
     mode: Literal["constant", "reflect", "replicate", "circular"] = "constant"
     value: real() = Field(0.0, description="the fill value of constant padding")
 
@@ -58,6 +58,8 @@ class Pad(Layer):
             if self.mode == "reflect" and is_concrete(x[dim]) and is_concrete(before) and max(before, after) >= x[dim]:
                 raise LayerError(f"reflect padding of {max(before, after)} needs a dim larger than that, found {x[dim]}")
             out[dim] = x[dim] + before + after
+            if is_concrete(out[dim]) and out[dim] < 1:
+                raise LayerError(f"padding by {before} and {after} leaves {out[dim]} elements of dim {dim} (size {x[dim]})")
         return tuple(out)
 
 
@@ -68,7 +70,8 @@ class Roll(Layer):
 
     type: Literal["Roll"]
     default_call = "function"
-    shifts: list[int] = Field(min_length=1, description="one shift per dim (negative: backwards)")
+    # any integer, negative included: a shift changes no count, only where elements land
+    shifts: int_list(-(2**63), "one shift per dim (negative: backwards), e.g. -(window // 2)")
     dims: list[int] = Field(min_length=1, description="the dims to roll")
 
     @model_validator(mode="after")

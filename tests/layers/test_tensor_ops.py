@@ -88,3 +88,21 @@ def test_interpolate_is_upsample_called_as_a_function():
     row = analyze_one([1, 3, 8, 8], {"type": "Interpolate", "scale_factor": 2, "mode": "bilinear"})
     assert row.output_shape == (1, 3, 16, 16)
     assert row.flops == analyze_one([1, 3, 8, 8], {"type": "Upsample", "scale_factor": 2, "mode": "bilinear"}).flops
+
+
+def test_shifts_and_pad_amounts_are_expressions_and_may_be_negative():
+    spec = {
+        "params": {"window": 7},
+        "inputs": {"x": {"shape": [1, 14, 14, 8]}},
+        "layers": [
+            {"type": "Roll", "shifts": ["-(window // 2)", "-(window // 2)"], "dims": [1, 2]},
+            {"type": "Pad", "pad": [0, 0, "-(window // 2)", 1]},
+        ],
+    }
+    report = archspec.analyze(spec)
+    assert tuple(report.layers[0].layer.shifts) == (-3, -3)
+    # a negative amount crops, as F.pad does: numpy crops, then pads
+    cropped_then_padded = np.pad(np.zeros((1, 14, 14, 8))[:, :, 3:, :], [(0, 0), (0, 0), (0, 1), (0, 0)])
+    assert report.layers[1].output_shape == cropped_then_padded.shape
+    with pytest.raises(archspec.ArchspecError, match="leaves 0 elements"):
+        archspec.analyze({"inputs": {"x": {"shape": [1, 4]}}, "layers": [{"type": "Pad", "pad": [-2, -2]}]})
