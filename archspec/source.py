@@ -127,18 +127,32 @@ def load_source(spec: Any) -> SpecSource:
     if isinstance(spec, SpecSource):
         return spec
     if isinstance(spec, dict):
+        if "model_type" in spec and "layers" not in spec:  # a HuggingFace config
+            from archspec.importers import import_spec
+
+            return parse_yaml(import_spec(spec), "<imported config>")
         return SpecSource(spec)
     if spec == "-":
         return parse_yaml(sys.stdin.read(), "<stdin>")
     if isinstance(spec, Path) or (isinstance(spec, str) and _looks_like_a_path(spec)):
         path = Path(spec)
         try:
-            text = path.read_text(encoding="utf-8")
+            data = path.read_bytes()
         except IsADirectoryError:
             raise SpecError(Problem("the spec path is a directory, not a file", str(path))) from None
         except OSError as exc:
             raise SpecError(Problem(f"cannot read the spec file: {exc.strerror}", str(path))) from None
-        except (ValueError, UnicodeDecodeError) as exc:  # a NUL in the name, bytes that are not UTF-8
+        except ValueError as exc:  # a NUL in the name
+            raise SpecError(Problem(f"cannot read the spec file: {exc}", repr(str(path)))) from None
+        from archspec.importers import source_kind
+
+        if source_kind(data) is not None:  # a HuggingFace config.json or an ONNX model
+            from archspec.importers import import_spec
+
+            return parse_yaml(import_spec(path), f"{path} (imported)")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
             raise SpecError(Problem(f"cannot read the spec file: {exc}", repr(str(path)))) from None
         return parse_yaml(text, str(path))
     if isinstance(spec, str):

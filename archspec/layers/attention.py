@@ -28,6 +28,7 @@ from archspec.layers.base import (
     format_shape,
     real,
 )
+from archspec.layers.norm import RMSNorm
 
 ROPE_FLOPS_PER_PAIR = 7  # x*cos + rotate_half(x)*sin on two elements: 4 multiplies, 2 adds, 1 negation
 
@@ -305,6 +306,13 @@ class Attention(Layer):
     scale: real(minimum=0) | None = Field(None, description="the scores' scale; default 1/sqrt(head_dim); 1: unscaled (T5)")
     softcap: real(minimum=0) | None = Field(None, description="logit soft-capping: scores -> cap * tanh(scores / cap) (Gemma 2)")
     rotary: bool = Field(False, description="rotary embedding of queries and keys, from a RotaryEmbedding input")
+    qk_norm: Literal["none", "head", "full"] = Field(
+        "none",
+        description="RMSNorm of the projected queries and keys, as HF writes it out: head: over each head's dims "
+        "(Qwen3, Gemma 3), full: over all heads at once (OLMo 2)",
+    )
+    qk_norm_offset: Literal[0, 1] = Field(0, description="1: the q/k norms scale by (1 + weight), as Gemma 3")
+    qk_norm_eps: real(minimum=0) | None = Field(None, description="the q/k norms' epsilon (no cost)")
     score_bias: bool = Field(False, description="an input added to the scores (relative position bias, ALiBi)")
     past: Count = Field(0, description="tokens already in the KV cache (set by the decode step)")
     memory_cached: bool = Field(False, description="cross-attention reads the memory's keys and values from the cache")
@@ -383,20 +391,40 @@ class Attention(Layer):
         self.parts(*inputs)
         return inputs[0]
 
+    def _qk_norms(self, parts: AttentionParts) -> list[tuple[RMSNorm, Shape]]:
+        """The q and k norms (qk_norm) with the shapes they normalize."""
+        if self.qk_norm == "none":
+            return []
+        norm = RMSNorm(type="RMSNorm", weight_offset=self.qk_norm_offset, kernel="eager")
+        q_rows, k_rows = parts.lead * parts.queries, parts.lead * parts.keys
+        if self.qk_norm == "head":
+            return [(norm, (q_rows, parts.heads, parts.head_dim)), (norm, (k_rows, parts.kv_heads, parts.head_dim))]
+        return [(norm, (q_rows, parts.heads * parts.head_dim)), (norm, (k_rows, parts.kv_heads * parts.head_dim))]
+
     def param_count(self, *inputs: Shape) -> Value:
-        return self.parts(*inputs).params()
+        parts = self.parts(*inputs)
+        return parts.params() + sum(norm.param_count(shape) for norm, shape in self._qk_norms(parts))
 
     def macs(self, *inputs: Shape, out: Shape) -> Value:
         parts = self.parts(*inputs)
         return parts.projection_macs() + parts.score_macs()
 
     def other_flops(self, *inputs: Shape, out: Shape) -> Value:
-        return self.parts(*inputs).other_flops()
+        parts = self.parts(*inputs)
+        return parts.other_flops() + sum(norm.other_flops(shape, shape) for norm, shape in self._qk_norms(parts))
 
     def saved_for_backward(self, *inputs: Shape, out: Shape) -> tuple[Saved, ...]:
         role = self.roles(inputs)
         projected = (0, role["memory"]) if "memory" in role else (0,)
-        return self.parts(*inputs).saved(self.kernel, self.dropout, inputs=projected, rope=role.get("rotary"))
+        parts = self.parts(*inputs)
+        saved = parts.saved(self.kernel, self.dropout, inputs=projected, rope=role.get("rotary"))
+        for norm, shape in self._qk_norms(parts):
+            # HF's written-out RMSNorm keeps its input, 1/rms per row and the normalized input
+            rows = product(shape[:-1])
+            saved += (Saved(numel=product(shape)), Saved(numel=rows), Saved(numel=product(shape)))
+            if self.qk_norm_offset:
+                saved += (Saved(numel=shape[-1]),)
+        return saved
 
     def weights_read(self, *inputs: Shape) -> Value:
         parts = self.parts(*inputs)
