@@ -29,6 +29,7 @@ from archspec.errors import ExprError, did_you_mean
 MAX_SOURCE_LENGTH = 500
 MAX_NESTING = 40
 MAX_RESULT_BITS = 256  # no spec needs a dimension beyond 2**256; stops `2**2**2**40`
+MAX_LITERAL_EXPONENT = 80  # 1e80 is beyond any size; 1e99999999 would be expanded exactly
 
 Number = Union[int, Fraction]
 
@@ -175,7 +176,7 @@ class _Parser:
     def atom(self) -> Node:
         kind, text, _ = self.take()
         if kind == "number":
-            value = Fraction(text)
+            value = literal(text, self.source)
             return Num(int(value) if value.denominator == 1 else value)
         if kind == "name":
             if self.peek() != "(":
@@ -258,6 +259,31 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, Fraction))
 
 
+def literal(text: str, source: str) -> Fraction:
+    """A number literal, exact; its size is checked before it is expanded (1e99999999 is refused
+    without computing 10**99999999)."""
+    mantissa, _, exponent = text.lower().partition("e")
+    if exponent and abs(int(exponent)) > MAX_LITERAL_EXPONENT:
+        raise ExprError(f"the number {text} in {source!r} is out of range (exponents up to {MAX_LITERAL_EXPONENT})")
+    digits = len(mantissa.replace(".", "").lstrip("0"))
+    if digits * 3.33 > MAX_RESULT_BITS + 64:
+        raise ExprError(f"the number {text[:20]}... in {source!r} has {digits} digits; numbers stay below 2**{MAX_RESULT_BITS}")
+    return check_size(Fraction(text), source)
+
+
+def check_size(value: Any, source: str) -> Any:
+    """Refuse an exact number beyond MAX_RESULT_BITS (numerator or denominator)."""
+    if isinstance(value, int):
+        bits = value.bit_length()
+    elif isinstance(value, Fraction):
+        bits = max(value.numerator.bit_length(), value.denominator.bit_length())
+    else:
+        return value
+    if bits > MAX_RESULT_BITS:
+        raise ExprError(f"{source!r} evaluates to a number of {bits} bits; numbers stay below 2**{MAX_RESULT_BITS}")
+    return value
+
+
 def _is_integer(value: Any) -> bool:
     return isinstance(value, int) or getattr(value, "is_integer", False) is True
 
@@ -305,9 +331,10 @@ def _power(base: Any, exponent: Any, source: str) -> Any:
         raise ExprError(f"exponent in {source!r} must be a number, not an expression of free params")
     exponent = int(exponent)
     if _is_number(base):
-        magnitude = abs(base.numerator if isinstance(base, Fraction) else base)
-        if magnitude > 1 and magnitude.bit_length() * abs(exponent) > MAX_RESULT_BITS:
-            raise ExprError(f"{base}**{exponent} in {source!r} is too large (beyond 2**{MAX_RESULT_BITS})")
+        # both the numerator and the denominator grow with the exponent: (1/3)**-(10**60)
+        parts = (base.numerator, base.denominator) if isinstance(base, Fraction) else (base,)
+        if any(abs(part) > 1 and abs(part).bit_length() * abs(exponent) > MAX_RESULT_BITS for part in parts):
+            raise ExprError(f"the power in {source!r} is too large (beyond 2**{MAX_RESULT_BITS})")
         if exponent < 0:
             if base == 0:
                 raise ZeroDivisionError
@@ -423,8 +450,8 @@ def _evaluate(node: Node, env: Mapping[str, Any], source: str) -> Any:
     if node.op in _COMPARISONS:
         return _compare(node.op, left, right, source)
     if _is_number(left) and _is_number(right):
-        # Exact arithmetic on int and Fraction, no sympy.
-        return _NUMBER_OPS[node.op](left, right)
+        # Exact arithmetic on int and Fraction, no sympy; every result bounded (2**128*2**128*2**128)
+        return check_size(_NUMBER_OPS[node.op](left, right), source)
     left, right = _sym(left), _sym(right)
     if node.op == "//":
         return floordiv(left, right)

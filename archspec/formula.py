@@ -181,6 +181,11 @@ def fit(
     while metric_at(high) <= budget:
         low, high = high, high * 2
         if high > MAX_FIT:
+            if metric_at(MAX_FIT) > value_at_one:
+                raise FormulaError(
+                    f"the budget {budget:,} is beyond {metric} at {name} = 2**62 ({metric_at(MAX_FIT):,}); "
+                    f"every {name} up to 2**62 fits"
+                )
             raise FormulaError(
                 f"{metric} stays within the budget for every {name} up to {MAX_FIT}: it stops growing with {name} "
                 "(a sliding window, a fixed state), so there is no largest value"
@@ -210,6 +215,9 @@ def parse_budget(text: str) -> int:
     match = _BUDGET.match(text)
     if match is None:
         raise FormulaError(f"cannot read the budget {text!r}; write a number with an optional unit, e.g. 4.1G, 1e12, 24GiB")
+    mantissa, _, exponent = match[1].lower().partition("e")
+    if exponent and abs(int(exponent)) > 80:
+        raise FormulaError(f"the budget {text!r} is out of range (exponents up to 80)")
     return int(Fraction(match[1]) * _SUFFIXES[match[2] or ""])
 
 

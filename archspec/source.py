@@ -23,6 +23,7 @@ MAX_DEPTH = 64
 PathKey = tuple[Any, ...]
 
 _MERGE = "tag:yaml.org,2002:merge"
+MAX_NUMBER_DIGITS = 100  # 2**256 has 78 digits; a longer integer is no size
 _PLAIN_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("map", "seq", "str", "int", "float", "bool", "null", "merge")}
 
 
@@ -115,9 +116,13 @@ class _Converter:
         self.check_tag(node)
         if not isinstance(node, yaml.ScalarNode):
             raise self.error("mapping keys must be plain names", node)
+        if node.tag.endswith(":int") and len(node.value) > MAX_NUMBER_DIGITS:
+            raise self.error(f"a number of {len(node.value)} digits; numbers have at most {MAX_NUMBER_DIGITS}", node)
         try:
             return self.loader.construct_object(node)
         except yaml.YAMLError as exc:
+            raise self.error(f"unreadable value: {exc}", node) from None
+        except ValueError as exc:  # beyond Python's own conversion limits
             raise self.error(f"unreadable value: {exc}", node) from None
 
 

@@ -15,6 +15,7 @@ offending value.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -23,16 +24,19 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    StrictFloat,
     StrictInt,
+    StrictStr,
     TypeAdapter,
     ValidationError,
     field_validator,
 )
 
 from archspec.errors import ExprError, LayerError, Problem, SpecError, did_you_mean
-from archspec.expr import FUNCTIONS, Expr, parse
+from archspec.expr import FUNCTIONS, Expr, literal, parse
 from archspec.layers import REGISTRY
 from archspec.layers.base import GRAPH_FIELDS, GraphFields, Layer, Size, int_fields
 from archspec.source import SpecSource, load_source
@@ -51,15 +55,30 @@ def _param_value(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, float):
-        return Fraction(str(value))  # the decimal the user wrote, exactly
+        if not math.isfinite(value):
+            raise ValueError(f"expected a finite number, found {value}")
+        try:
+            return literal(repr(value), repr(value))  # the decimal the user wrote, exactly, size-checked
+        except ExprError as exc:
+            raise ValueError(str(exc)) from None
     try:
         return parse(value)
     except ExprError as exc:
         raise ValueError(str(exc)) from None
 
 
+def _not_a_boolean(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, an expression or null, found {str(value).lower()}")
+    if isinstance(value, list):
+        for item in value:
+            _not_a_boolean(item)
+    return value
+
+
 ParamValue = Annotated[
-    Union[StrictInt, float, str, None],
+    Union[StrictInt, StrictFloat, StrictStr, None],  # strict: `k: true` is no number
+    BeforeValidator(_not_a_boolean),
     AfterValidator(_param_value),
     Field(description="a number, an expression of earlier params, or null for a free symbol"),
 ]
@@ -74,7 +93,8 @@ def _arg_value(value: Any) -> Any:
 
 
 ArgValue = Annotated[
-    Union[StrictInt, float, str, None, list[Union[StrictInt, float, str, None]]],
+    Union[StrictInt, StrictFloat, StrictStr, None, list[Union[StrictInt, StrictFloat, StrictStr, None]]],
+    BeforeValidator(_not_a_boolean),
     AfterValidator(_arg_value),
     Field(description="a number, an expression, or a list of them passed to a layer's list field; null: required"),
 ]

@@ -20,6 +20,8 @@ def run_sweep(args, bindings: dict[str, Any]) -> int:
     if not axes:
         raise SweepError("give at least one axis: --grid NAME=VALUES or --range NAME=LOW:HIGH (with --random N)")
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    if not metrics:
+        raise SweepError(f"--metrics {args.metrics!r} names no metric; e.g. --metrics params,macs")
     keep = where(args.where, metrics) if args.where else None
     pareto = _pareto_metrics(args.pareto, metrics)
     out = Path(args.out) if args.out else None
