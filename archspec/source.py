@@ -19,6 +19,8 @@ from archspec.errors import Problem, SpecError
 
 MAX_NODES = 100_000  # after alias expansion; stops billion-laughs documents quickly
 MAX_DEPTH = 64
+MAX_FILE_BYTES = 8 * 2**20  # a 50,000-layer spec is about 2 MB; a larger file is not a spec
+_SafeComposer = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built: same marks, twice as fast
 
 PathKey = tuple[Any, ...]
 
@@ -60,6 +62,8 @@ class _Converter:
         self.positions: dict[PathKey, tuple[int, int]] = {}
         self.key_positions: dict[PathKey, tuple[int, int]] = {}
         self.count = 0
+        self.expanded: set[int] = set()  # collections already converted: met again, they are aliases
+        self.aliases = 0
 
     def error(self, message: str, node: yaml.Node) -> SpecError:
         mark = node.start_mark
@@ -67,12 +71,14 @@ class _Converter:
 
     def convert(self, node: yaml.Node, path: PathKey) -> Any:
         self.count += 1
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            if id(node) in self.expanded:
+                self.aliases += 1
+            self.expanded.add(id(node))
         if self.count > MAX_NODES:
-            raise self.error(
-                f"the document expands to more than {MAX_NODES} values (an alias bomb?); "
-                "specs are far smaller than this",
-                node,
-            )
+            cause = (f"its aliases expand {self.aliases:,} times (an alias bomb?)" if self.aliases else
+                     "it is far larger than any network's spec")
+            raise self.error(f"the document has more than {MAX_NODES:,} values: {cause}", node)
         if len(path) > MAX_DEPTH:
             raise self.error(f"the document nests deeper than {MAX_DEPTH} levels", node)
         self.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
@@ -138,31 +144,74 @@ def load_source(spec: Any) -> SpecSource:
             return parse_yaml(import_spec(spec), "<imported config>")
         return SpecSource(spec)
     if spec == "-":
-        return parse_yaml(sys.stdin.read(), "<stdin>")
+        data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise SpecError(Problem(f"standard input holds more than {MAX_FILE_BYTES:,} bytes; a spec is smaller", "<stdin>"))
+        return parse_yaml(_decode(data, "<stdin>"), "<stdin>")
     if isinstance(spec, Path) or (isinstance(spec, str) and _looks_like_a_path(spec)):
         path = Path(spec)
-        try:
-            data = path.read_bytes()
-        except IsADirectoryError:
-            raise SpecError(Problem("the spec path is a directory, not a file", str(path))) from None
-        except OSError as exc:
-            raise SpecError(Problem(f"cannot read the spec file: {exc.strerror}", str(path))) from None
-        except ValueError as exc:  # a NUL in the name
-            raise SpecError(Problem(f"cannot read the spec file: {exc}", repr(str(path)))) from None
-        from archspec.importers import source_kind
+        head = _read_head(path)
+        from archspec.importers import ONNX_MAGIC, source_kind
 
-        if source_kind(data) is not None:  # a HuggingFace config.json or an ONNX model
+        data = None
+        if head.startswith(ONNX_MAGIC):
+            kind = source_kind(head)  # an ONNX model may be large: its head tells
+        else:
+            data = _read_all(path)
+            kind = source_kind(data) if head.lstrip().startswith(b"{") else None
+        if kind is not None:  # a HuggingFace config.json or an ONNX model
             from archspec.importers import import_spec
 
             return parse_yaml(import_spec(path), f"{path} (imported)")
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise SpecError(Problem(f"cannot read the spec file: {exc}", repr(str(path)))) from None
-        return parse_yaml(text, str(path))
+        return parse_yaml(_decode(data if data is not None else _read_all(path), str(path)), str(path))
     if isinstance(spec, str):
         return parse_yaml(spec, None)
     raise SpecError(f"a spec is a path, a YAML string or a dict, not {type(spec).__name__}")
+
+
+_HEAD = 4096
+
+
+def _read_head(path: Path) -> bytes:
+    """The first bytes of a regular file (not a directory, device or pipe: /dev/zero never ends)."""
+    try:
+        if not path.is_file():
+            what = "a directory" if path.is_dir() else "not a regular file" if path.exists() else None
+            if what is None:
+                raise FileNotFoundError(2, "No such file or directory")
+            raise SpecError(Problem(f"the spec path is {what}", str(path)))
+        with path.open("rb") as handle:
+            return handle.read(_HEAD)
+    except OSError as exc:
+        raise SpecError(Problem(f"cannot read the spec file: {exc.strerror}", str(path))) from None
+    except ValueError as exc:  # a NUL in the name
+        raise SpecError(Problem(f"cannot read the spec file: {exc}", repr(str(path)))) from None
+
+
+def _read_all(path: Path) -> bytes:
+    """The whole file, refused over MAX_FILE_BYTES before it is read."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise SpecError(Problem(f"the file is {size:,} bytes; a spec is at most {MAX_FILE_BYTES:,}", str(path)))
+        with path.open("rb") as handle:
+            return handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise SpecError(Problem(f"cannot read the spec file: {exc.strerror}", str(path))) from None
+
+
+def _decode(data: bytes, file: str) -> str:
+    """UTF-8 text; other encodings and binary files are named, not guessed."""
+    for bom, name in ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"),
+                      (b"\xfe\xff", "UTF-16")):
+        if data.startswith(bom):
+            raise SpecError(Problem(f"the file is {name}; save it as UTF-8", file))
+    if b"\x00" in data[:_HEAD]:
+        raise SpecError(Problem("the file is binary, not a YAML spec (nor a config.json or an ONNX model)", file))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(Problem(f"the file is not UTF-8 (byte {exc.start:,}: {data[exc.start]:#04x}); save it as UTF-8", file)) from None
 
 
 def _looks_like_a_path(text: str) -> bool:
@@ -175,7 +224,7 @@ def parse_yaml(text: str, file: str | None) -> SpecSource:
     """Parse YAML text safely, keeping positions."""
     converter = _Converter(file)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_SafeComposer)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)

@@ -1,5 +1,6 @@
-"""Numbers that would explode: each is refused with a clean, located error before it is
-computed (issue: hostile and huge inputs), and never reaches "this is a bug in archspec"."""
+"""Hostile and huge inputs: numbers that would explode and files that are too big or not text
+are each refused with a clean, located error before the work starts, never with "this is a
+bug in archspec"."""
 
 import pytest
 
@@ -61,3 +62,44 @@ def test_budgets_and_metrics_out_of_range(capsys, spec):
     assert code == 1 and "names no metric" in err
     code, err = _run(capsys, "sweep", spec, "--grid", "B=9223372036854775808")
     assert code == 1 and "2**62" in err
+
+
+@pytest.mark.parametrize("content, message", [
+    ("inputs: {x: {shape: [1, 3]}}\nlayers: [ReLU]\n".encode("utf-16"), "UTF-16; save it as UTF-8"),
+    ("inputs: {x: {shape: [1, 3]}}\nlayers: [ReLU]\n".encode("utf-32"), "UTF-32"),
+    ("# caf\xe9\ninputs: {x: {shape: [1, 3]}}\nlayers: [ReLU]\n".encode("latin-1"), "not UTF-8 (byte 5: 0xe9)"),
+    (b"\x7fELF\x02\x01\x01\x00\x00\x00" * 50, "binary"),
+])
+def test_files_that_are_not_utf8_text(capsys, tmp_path, content, message):
+    path = tmp_path / "spec.yaml"
+    path.write_bytes(content)
+    code, err = _run(capsys, "analyze", path)
+    assert code == 1 and message in err
+
+
+def test_files_too_big_or_not_regular_are_refused_before_reading(capsys, tmp_path):
+    from archspec.source import MAX_FILE_BYTES
+
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as handle:
+        handle.truncate(MAX_FILE_BYTES + 1)  # sparse: nothing is written
+    code, err = _run(capsys, "analyze", big)
+    assert code == 1 and "a spec is at most" in err
+    endless = tmp_path / "zero.yaml"
+    endless.symlink_to("/dev/zero")
+    code, err = _run(capsys, "analyze", endless)
+    assert code == 1 and "not a regular file" in err
+
+
+def test_many_plain_values_are_not_called_an_alias_bomb(tmp_path):
+    import archspec
+    from archspec.errors import SpecError
+
+    path = tmp_path / "wide.yaml"
+    path.write_text("inputs: {x: {shape: [1, 4]}}\nlayers:\n" + "  - {type: ReLU, name: r}\n" * 40_000)
+    with pytest.raises(SpecError, match="far larger than any network"):
+        archspec.analyze(path)
+    bomb = "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+        f"{n}: &{n} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, n in zip("abcde", "bcdef"))
+    with pytest.raises(SpecError, match="alias bomb"):
+        archspec.analyze(bomb)
