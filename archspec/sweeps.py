@@ -18,6 +18,7 @@ A point where the network is invalid (a dimension below 1) gets no counts and an
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import random
@@ -26,8 +27,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
-from itertools import product as cartesian
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 from archspec.errors import ArchspecError
 from archspec.formula import METRICS, FormulaError, parse_budget
@@ -47,13 +47,21 @@ class Axis:
     """One swept param: explicit values, or a range to sample from (`low`, `high`)."""
 
     name: str
-    values: tuple[Number, ...] = ()
+    values: Sequence[Number] = ()  # a tuple, or a range (never expanded: 1..10**9 costs nothing)
     low: Number | None = None
     high: Number | None = None
 
     @property
     def is_range(self) -> bool:
         return self.low is not None
+
+    def extremes(self) -> tuple[Number, ...]:
+        """The smallest and largest values (or the range's ends), without expanding a range."""
+        if self.is_range:
+            return (self.low, self.high)
+        if isinstance(self.values, range):
+            return (self.values[0], self.values[-1])
+        return (min(self.values), max(self.values))
 
 
 def _number(text: str, axis: str) -> Number:
@@ -75,7 +83,7 @@ def grid_axis(text: str) -> Axis:
         low, high, step = int(match[1]), int(match[2]), int(match[3] or 1)
         if step < 1:
             raise SweepError(f"axis {name}: the step must be at least 1, found {step}")
-        values = tuple(range(low, high + 1, step))
+        values = range(low, high + 1, step)
         if not values:
             raise SweepError(f"axis {name}: the range {low}..{high} is empty")
         return Axis(name, values)
@@ -106,11 +114,33 @@ def points_of(
     if samples is None:
         if any(axis.is_range for axis in axes):
             raise SweepError("a range axis (--range) needs --random N")
-        yield from cartesian(*(axis.values for axis in axes))
+        pools = [axis.values for axis in axes]
+        if max(len(pool) for pool in pools) <= 1_000_000:
+            yield from itertools.product(*pools)  # copies each pool: small ones only
+        else:
+            yield from _lazy_product(pools)
         return
     rng = random.Random(seed)
     for _ in range(samples):
         yield tuple(_sample(axis, rng, axis.name in integer) for axis in axes)
+
+
+def point_count(axes: list[Axis], samples: int | None) -> int:
+    """How many points a sweep evaluates, known before any work."""
+    if samples is not None:
+        return samples
+    return math.prod(len(axis.values) for axis in axes if not axis.is_range)
+
+
+def _lazy_product(pools: list[Sequence[Number]]) -> Iterator[tuple[Number, ...]]:
+    """The cartesian product without copying each pool (itertools.product would expand a range)."""
+    if not pools:
+        yield ()
+        return
+    first, rest = pools[0], pools[1:]
+    for value in first:
+        for tail in _lazy_product(rest):
+            yield (value, *tail)
 
 
 def _sample(axis: Axis, rng: random.Random, integer: bool) -> Number:
@@ -185,7 +215,7 @@ def check_request(spec_params: dict[str, Any], axes: list[Axis], metrics: Iterab
         if axis.name in LAYOUT_AXES and axis.name not in spec_params:
             if not memory:
                 raise SweepError(f"axis {axis.name} is a parallel layout size: sweep a memory metric with it (--metrics training_total)")
-            if any(isinstance(v, Fraction) or v < 1 for v in axis.values) or axis.is_range:
+            if axis.is_range or any(isinstance(v, Fraction) for v in axis.values[:1000]) or min(axis.extremes()) < 1:
                 raise SweepError(f"axis {axis.name}: layout sizes are whole numbers of at least 1 (a grid)")
             seen.add(axis.name)
             continue
@@ -196,10 +226,10 @@ def check_request(spec_params: dict[str, Any], axes: list[Axis], metrics: Iterab
             raise SweepError(f"axis {axis.name} is given twice")
         seen.add(axis.name)
         default = spec_params[axis.name]
-        huge = [v for v in (*axis.values, axis.low, axis.high) if v is not None and abs(v) >= 2**62]
+        huge = [v for v in axis.extremes() if abs(v) >= 2**62]
         if huge:
             raise SweepError(f"axis {axis.name}: {huge[0]} is beyond the largest value a sweep takes (2**62)")
-        fractional = [v for v in (*axis.values, axis.low, axis.high) if isinstance(v, Fraction)]
+        fractional = [v for v in (*axis.extremes(), *(() if isinstance(axis.values, range) else axis.values)) if isinstance(v, Fraction)]
         if fractional and not isinstance(default, Fraction):
             raise SweepError(f"axis {axis.name}: {fractional[0]} is not an integer, and the param is an integer ({default})")
     for metric in metrics:
@@ -269,7 +299,7 @@ class Plan:
         fractional = [
             a.name
             for a in axes
-            if a.name not in self.integer_axes or any(isinstance(v, Fraction) for v in (*a.values, a.low, a.high))
+            if a.name not in self.integer_axes or any(isinstance(v, Fraction) for v in _non_range_values(a))
         ]
         spec_axes = [n for n in self.names if n not in fractional and n not in layout_axes]
         self.sizes, self.structural = _classify(spec, spec_axes, self.base)
@@ -343,6 +373,12 @@ def figures(report, metrics: list[str], memory=None) -> dict[str, Any]:
             source.update({**device, "training_total": device["total"]})
         values.update({m: source[m] for m in wanted})
     return values
+
+
+def _non_range_values(axis: Axis) -> tuple[Number, ...]:
+    """Every listed value and the ends; a range's values are integers."""
+    listed = () if isinstance(axis.values, range) else tuple(axis.values)
+    return (*listed, *(v for v in (axis.low, axis.high) if v is not None))
 
 
 def _classify(spec, names, base) -> tuple[list[str], list[str]]:

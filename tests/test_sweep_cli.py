@@ -1,0 +1,100 @@
+"""The sweep command's bounds and outputs (archspec/sweep_cli.py): the point count refused up
+front, output paths checked first, files replaced only when complete, Ctrl-C clean, cells safe
+in a spreadsheet, and every figure streamed equal to `analyze` at that point."""
+
+import csv
+import json
+
+import pytest
+
+import archspec
+from archspec import sweeps
+from archspec.cli import main
+from tests.conftest import SPECS
+
+RESNET18 = SPECS / "resnet18.yaml"
+
+
+def _run(capsys, *args):
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    assert "bug in archspec" not in captured.err
+    return code, captured.out, captured.err
+
+
+def test_a_huge_grid_is_refused_before_any_work(capsys):
+    code, _, err = _run(capsys, "sweep", RESNET18, "--grid", "B=1..1000000000")
+    assert code == 1 and "1,000,000,000 points" in err and "--max-points" in err
+    code, _, err = _run(capsys, "sweep", RESNET18, "--random", 10**22, "--range", "B=1:8")
+    assert code == 1 and "over the limit" in err
+
+
+def test_a_large_range_is_never_expanded():
+    axis = sweeps.grid_axis("B=1..10000000000000")
+    assert isinstance(axis.values, range) and axis.extremes() == (1, 10**13)
+    points = sweeps.points_of([axis, sweeps.grid_axis("H=1,2")], None, 0)
+    assert [next(points) for _ in range(3)] == [(1, 1), (1, 2), (2, 1)]
+    assert sweeps.point_count([axis, sweeps.grid_axis("H=1,2")], None) == 2 * 10**13
+
+
+def test_output_paths_and_the_plot_backend_are_checked_first(capsys, tmp_path):
+    code, _, err = _run(capsys, "sweep", RESNET18, "--grid", "B=1,2", "--out", tmp_path / "missing" / "x.csv")
+    assert code == 1 and "does not exist" in err
+    (tmp_path / "d.csv").mkdir()
+    code, _, err = _run(capsys, "sweep", RESNET18, "--grid", "B=1,2", "--out", tmp_path / "d.csv")
+    assert code == 1 and "is a directory" in err
+    code, _, err = _run(capsys, "sweep", RESNET18, "--grid", "B=1,2", "--plot", tmp_path / "x.gif")
+    assert code == 1 and ".png" in err
+
+
+def test_an_interrupted_sweep_keeps_the_previous_file(capsys, tmp_path, monkeypatch):
+    out = tmp_path / "points.csv"
+    out.write_text("previous\n")
+
+    def interrupted(self, points):
+        yield from original(self, iter([next(iter(points))]))
+        raise KeyboardInterrupt
+
+    original = sweeps.Plan.chunks
+    monkeypatch.setattr(sweeps.Plan, "chunks", interrupted)
+    code, _, err = _run(capsys, "sweep", RESNET18, "--grid", "B=1..10", "--out", out)
+    assert code == 130 and "interrupted after 1 of 10 points" in err
+    assert out.read_text() == "previous\n"
+    assert list(tmp_path.iterdir()) == [out]  # no partial file left beside it
+
+
+def test_a_file_is_replaced_when_complete_and_said_so(capsys, tmp_path):
+    out = tmp_path / "points.csv"
+    out.write_text("previous\n")
+    code, _, err = _run(capsys, "sweep", RESNET18, "--grid", "B=1..5", "--out", out)
+    assert code == 0 and f"replaced {out}" in err
+    rows = list(csv.DictReader(out.open()))
+    assert [int(r["B"]) for r in rows] == [1, 2, 3, 4, 5]
+    for row in rows:  # streamed figures equal analyze at each point
+        report = archspec.analyze(RESNET18, B=int(row["B"]))
+        assert int(row["macs"]) == report.totals["macs"] and int(row["flops"]) == report.totals["flops"]
+
+
+def test_pareto_to_a_file_marks_the_front_in_a_second_pass(capsys, tmp_path):
+    out = tmp_path / "front.jsonl"
+    code, _, _ = _run(capsys, "sweep", RESNET18, "--grid", "B=1,2", "--grid", "depth1=1..3", "--pareto", "macs,params",
+                      "--out", out)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert code == 0 and len(rows) == 6
+    front = [r for r in rows if r["pareto"]]
+    assert front == [r for r in rows if not any(o["macs"] <= r["macs"] and o["params"] <= r["params"] and o != r
+                                                 and (o["macs"] < r["macs"] or o["params"] < r["params"]) for o in rows)]
+
+
+def test_text_cells_cannot_start_a_spreadsheet_formula():
+    from archspec.sweep_cli import _text_cell
+
+    assert _text_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+    assert _text_cell("+1") == "'+1" and _text_cell("@x") == "'@x"
+    assert _text_cell('a, "b"') == '"a, ""b"""'
+    assert _text_cell("a dimension is below 1") == "a dimension is below 1"
+
+
+def test_workers_are_capped_at_the_cores(capsys):
+    code, _, err = _run(capsys, "sweep", RESNET18, "--grid", "B=1,2", "--workers", 1000)
+    assert code == 0 and "capped at" in err
