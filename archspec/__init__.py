@@ -11,7 +11,7 @@ operation (docs/counting.md).
 from archspec.errors import ArchspecError, ShapeError, SpecError
 
 __version__ = "0.1.0"
-__all__ = ["analyze", "validate", "sweep", "Report", "ArchspecError", "SpecError", "ShapeError", "__version__"]
+__all__ = ["analyze", "validate", "sweep", "import_spec", "Report", "ArchspecError", "SpecError", "ShapeError", "__version__"]
 
 
 def __getattr__(name: str):
@@ -28,6 +28,10 @@ def __getattr__(name: str):
         from archspec.sweeps import sweep
 
         return sweep
+    if name == "import_spec":
+        from archspec.importers import import_spec
+
+        return import_spec
     if name == "Report":
         from archspec.report import Report
 

@@ -149,12 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--where", default=None, metavar="CONDITION", help='keep points where e.g. "macs <= 4G"')
     sweep.add_argument("--pareto", default=None, metavar="M1,M2", help="mark the points no other point beats in both metrics (smaller is better)")
-    sweep.add_argument("--out", default=None, metavar="FILE", help="write every point to FILE.csv or FILE.jsonl (streamed)")
+    sweep.add_argument("--out", default=None, metavar="FILE", help="write every point to FILE.csv, .jsonl or .parquet (streamed; replaced when complete)")
     sweep.add_argument("--format", choices=("table", "csv", "jsonl"), default="table", help="stdout format without --out (default: table)")
     sweep.add_argument("--top", type=_depth, default=20, metavar="K", help="table: the K smallest points by --sort (default 20)")
     sweep.add_argument("--sort", default=None, metavar="METRIC", help="table: the metric to sort by (default: the first)")
-    sweep.add_argument("--plot", default=None, metavar="FILE", help="draw the metrics (or the Pareto front) to FILE.png or .svg; needs matplotlib")
+    sweep.add_argument("--plot", default=None, metavar="FILE", help="draw the metrics (or the Pareto front) to FILE.png, .svg or .pdf; needs matplotlib")
     sweep.add_argument("--workers", type=_depth, default=None, metavar="N", help="processes for per-structure analyses (default: all cores)")
+    sweep.add_argument("--max-points", type=_depth, default=10**8, metavar="N",
+                       help="refuse a sweep of more points before it starts (default 100,000,000)")
     _add_memory_options(sweep, "with memory metrics: ")
     _add_layout_options(sweep)
     commands.add_parser("schema", help="print the JSON Schema of the spec format")
@@ -187,7 +189,40 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--top", type=_depth, default=15, metavar="K", help="show the K fastest (default 15)")
     plan.add_argument("--format", choices=("table", "json"), default="table")
     plan.add_argument("--plot", default=None, metavar="FILE", help="memory against step time, the Pareto front drawn")
+    _add_import_command(commands)
     return parser
+
+
+def _add_import_command(commands) -> None:
+    text = "write the spec of a HuggingFace config.json or an ONNX model (the onnx extra) as YAML"
+    sub = commands.add_parser("import", help=text, description=text)
+    sub.add_argument("source", help="a config.json or an .onnx file")
+    sub.add_argument("-o", "--output", default=None, metavar="OUT", help="write the spec to OUT (default: standard output)")
+    sub.add_argument("--name", default=None, help="the spec's name (default: the model's)")
+    sub.add_argument("--attention", choices=("fused", "eager"), default="fused",
+                     help="HuggingFace configs: SDPA's fused kernel (default) or the eager attention")
+    sub.add_argument("--unknown-ops", choices=("error", "zero"), default="error",
+                     help="ONNX: an operator without a mapping is an error (default) or a zero-cost layer, with a warning")
+    sub.add_argument("--debug", action="store_true", help="show a traceback on errors")
+
+
+def _import(args: argparse.Namespace) -> int:
+    """archspec import: the YAML to OUT or stdout; the importer's warnings on stderr."""
+    import warnings
+    from pathlib import Path
+
+    from archspec.importers import import_spec
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        text = import_spec(args.source, name=args.name, attention=args.attention, unknown_ops=args.unknown_ops)
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
 
 
 def _add_device_options(parser: argparse.ArgumentParser) -> None:
@@ -239,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "import":
+        return _import(args)
     if args.command == "schema":
         from archspec.spec import json_schema
 
