@@ -154,7 +154,12 @@ def to_markdown(report: Report) -> str:
     body = ["| " + " | ".join(f"`{c}`" if i == 2 and c else c for i, c in enumerate(row)) + " |" for row in rows[:-1]]
     last = rows[-1]
     body.append("| **total** | | | " + " | ".join(f"**{c}**" for c in last[3:]) + " |")
-    return "\n".join([f"**{report.name}**", "", header, align, *body])
+    return "\n".join([f"**{markdown_text(report.name)}**", "", header, align, *body])
+
+
+def markdown_text(text: str) -> str:
+    """Text that stays plain inside Markdown (and a table cell): its markup characters escaped."""
+    return "".join("\\" + c if c in "\\`*_[]<>|#" else c for c in text)
 
 
 def to_csv(report: Report) -> str:

@@ -164,6 +164,18 @@ class Spec(BaseModel):
         "L", description="the param that is the generated sequence's length: a decode step binds it to 1 (default L)"
     )
 
+    @field_validator("name", "description")
+    @classmethod
+    def _printable(cls, value: str, info) -> str:
+        # names reach terminals, comments of generated Python, LaTeX and Markdown: no control characters
+        allowed = "\n\t" if info.field_name == "description" else ""
+        bad = next((c for c in value if (ord(c) < 32 or 127 <= ord(c) < 160) and c not in allowed), None)
+        if bad is not None:
+            raise ValueError(f"the {info.field_name} holds the control character {bad!r}; write printable text")
+        if info.field_name == "name" and len(value) > 200:
+            raise ValueError(f"the name is {len(value)} characters long; at most 200")
+        return value
+
     @field_validator("params")
     @classmethod
     def _check_params(cls, params: dict[str, Any]) -> dict[str, Any]:

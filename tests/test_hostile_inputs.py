@@ -103,3 +103,42 @@ def test_many_plain_values_are_not_called_an_alias_bomb(tmp_path):
         f"{n}: &{n} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, n in zip("abcde", "bcdef"))
     with pytest.raises(SpecError, match="alias bomb"):
         archspec.analyze(bomb)
+
+
+@pytest.mark.parametrize("name, message", [
+    ('"x\\nimport os"', r"control character '\n'"),
+    ('"ok\\x1b[31m"', r"control character '\x1b'"),
+])
+def test_spec_names_hold_printable_text_only(capsys, tmp_path, name, message):
+    path = tmp_path / "n.yaml"
+    path.write_text(f"name: {name}\ninputs: {{x: {{shape: [1, 3]}}}}\nlayers: [ReLU]\n")
+    code, err = _run(capsys, "analyze", path)
+    assert code == 1 and message in err
+
+
+def test_layer_names_are_identifiers(capsys, tmp_path):
+    path = tmp_path / "n.yaml"
+    path.write_text("inputs: {x: {shape: [1, 3]}}\nlayers: [{type: ReLU, name: '=cmd|x'}]\n")
+    code, err = _run(capsys, "analyze", path)
+    assert code == 1 and "letters, digits and _" in err
+
+
+def test_generated_python_parses_with_keyword_params(capsys, tmp_path):
+    import ast
+
+    path = tmp_path / "k.yaml"
+    path.write_text("params: {lambda: null, class: 4, None_: 1}\ninputs: {x: {shape: [lambda, class]}}\nlayers: [ReLU]\n")
+    assert main(["formula", str(path), "--format", "python"]) == 0
+    module = capsys.readouterr().out
+    ast.parse(module)
+    namespace: dict = {}
+    exec(compile(module, "formulas", "exec"), namespace)  # the test runs the generated file, as a user would
+    assert namespace["flops"](3) == 4 * 3
+
+
+def test_latex_and_markdown_escape_their_markup():
+    from archspec.formats import markdown_text
+    from archspec.formula import _latex_text
+
+    assert _latex_text("a_b{c}$&#^%~\\") == r"a\_b\{c\}\$\&\#\^{}\%\~{}\textbackslash{}"
+    assert markdown_text("net|*x*") == r"net\|\*x\*"

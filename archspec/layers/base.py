@@ -18,6 +18,7 @@ FLOPs of a layer are 2 * macs + other_flops (see docs/counting.md).
 from __future__ import annotations
 
 import math
+import re
 import typing
 from dataclasses import dataclass
 from fractions import Fraction
@@ -197,6 +198,16 @@ OptionalSizes = Annotated[
 Dim = Annotated[StrictInt, Field(description="a tensor dimension index; negative counts from the end")]
 
 
+_LAYER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,199}$")
+
+
+def _layer_name(value: str) -> str:
+    # `from:` refers to names (and name.K to outputs); names also reach tables, CSV, Markdown and terminals
+    if not _LAYER_NAME.match(value):
+        raise ValueError(f"a layer name is letters, digits and _ (not starting with a digit, at most 200), found {value!r}")
+    return value
+
+
 def _sources(value: Any) -> Any:
     return (value,) if isinstance(value, str) else tuple(value) if isinstance(value, list) else value
 
@@ -207,8 +218,10 @@ class GraphFields(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, defer_build=True)
 
     type: str
-    name: str | None = Field(
-        None, description="Unique name in its list; default: the lowercased type and a per-type counter."
+    name: Annotated[str, AfterValidator(_layer_name)] | None = Field(
+        None,
+        description="Unique name in its list (letters, digits and _, as `from:` refers to it); default: the lowercased "
+        "type and a per-type counter.",
     )
     from_: Annotated[Union[str, list[str], None], AfterValidator(_sources)] = Field(
         None,

@@ -12,7 +12,8 @@ experts, two rows (docs/counting.md): the gate (router) and the combine:
     - gate: params = D*E (+ E with router_bias); MACs = T*D*E (the router's logits);
       other FLOPs = T * (softmax 5E - 2 or sigmoid 3E, + E with a correction bias, top-k
       selection k*(E - 1) comparisons, renormalisation 2k - 1 with norm_topk; with G groups:
-      + G*(2*(E/G - 1) + 1) group scores, topk_groups*(G - 1) comparisons, E selects)
+      + G*(2*(E/G - 1) + 1) group scores (G*(E/G - 1) with group_score: max), topk_groups*(G - 1)
+      comparisons, E selects)
     - combine: other FLOPs = T*k*D multiplies + T*(k - 1)*D adds (+ T*D with a shared expert)
 """
 
@@ -71,6 +72,9 @@ class MoE(Layer):
     norm_topk: bool = Field(True, description="renormalise the top-k weights to sum to 1")
     groups: Count = Field(0, description="group-limited routing (DeepSeek-V3): experts in this many groups; 0: none")
     topk_groups: Count = Field(0, description="with groups: the groups a token's experts may come from")
+    group_score: Literal["top2", "max"] = Field(
+        "top2", description="with groups: a group's score, the sum of its best two scores (DeepSeek-V3) or its best "
+        "one (max: DeepSeek-V2's group_limited_greedy)")
     arity: ClassVar[tuple[int, int | None]] = (1, 1)
 
     @field_validator("expert", "shared_expert")
@@ -111,10 +115,11 @@ class MoE(Layer):
         per_token = scores + experts * (int(self.router_bias) + int(self.correction_bias)) + k * (experts - 1)
         per_token += (2 * k - 1) if self.norm_topk else 0
         if self.groups:
-            # each group's score is the sum of its top 2 (2 passes of a max, an add); the top groups
-            # (topk_groups passes over the groups); the others masked out (a select per expert)
+            # each group's score is the sum of its top 2 (2 passes of a max, an add) or its max (one pass);
+            # the top groups (topk_groups passes over the groups); the others masked out (a select per expert)
             per_group = exact_div(experts, self.groups, "num_experts must be divisible by groups")
-            per_token += self.groups * (2 * (per_group - 1) + 1) + self.topk_groups * (self.groups - 1) + experts
+            score = 2 * (per_group - 1) + 1 if self.group_score == "top2" else per_group - 1
+            per_token += self.groups * score + self.topk_groups * (self.groups - 1) + experts
         return product(x[:-1]) * per_token
 
     def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
@@ -122,9 +127,10 @@ class MoE(Layer):
         norm_topk, the weights and their sum per token, which the renormalisation divides)."""
         tokens, k = product(x[:-1]), self.top_k
         norm = (Saved(numel=tokens * k), Saved(numel=tokens)) if self.norm_topk else ()
-        # group-limited routing: the top 2 per group, the chosen groups, the mask over the experts
+        # group-limited routing: the top 2 (or the max) per group, the chosen groups, the mask over the experts
+        per_group = 2 if self.group_score == "top2" else 1
         grouped = (
-            (Saved(numel=tokens * self.groups * 2, dtype="int64"), Saved(numel=tokens * self.topk_groups, dtype="int64"),
+            (Saved(numel=tokens * self.groups * per_group, dtype="int64"), Saved(numel=tokens * self.topk_groups, dtype="int64"),
              Saved(numel=tokens * self.num_experts, dtype="bool"))
             if self.groups else ()
         )
