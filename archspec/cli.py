@@ -753,6 +753,17 @@ def _fit(args: argparse.Namespace) -> int:
         return {kind: evaluate_at(v, {name: n}) for kind, v in shares_by_type(report.layers, metric).items()}
 
     result = fit(metric_at, shares_at, name, metric, budget)
+    from archspec.errors import ArchspecError
+
+    if result.value:
+        # the formula fits the budget there; the network must also stay within the limits
+        try:
+            _analyze(args, limits, {**bindings, name: result.value}, decode=args.decode, training=training)
+        except ArchspecError as exc:
+            raise ArchspecError(
+                f"{name} = {result.value:,} keeps {metric} within the budget, but the network is refused there: "
+                f"{str(exc).splitlines()[-1].strip()}"
+            ) from None
     if args.format == "json":
         print(json.dumps({
             "name": report.name, "for": name, "metric": metric, "budget": budget, "value": result.value,

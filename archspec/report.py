@@ -176,7 +176,7 @@ class Report:
             totals={k: swap(v) for k, v in self.totals.items()},
         )
 
-    def lambdify(self, names: list[str], metrics: tuple[str, ...] = TOTAL_KEYS):
+    def lambdify(self, names: list[str] | str, metrics: tuple[str, ...] | str = TOTAL_KEYS):
         """A vectorized function of the named params: f(*arrays) -> {metric: numpy array}.
 
         Exact at every magnitude (archspec.vectorized): int64 arrays where every value
@@ -185,6 +185,11 @@ class Report:
         """
         from archspec.vectorized import exact_function
 
+        names = [names] if isinstance(names, str) else list(names)
+        metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+        unknown = [m for m in metrics if m not in self.totals]
+        if unknown:
+            raise ArchspecError(f"unknown metric(s) {unknown}; the report's totals: {', '.join(self.totals)}")
         try:
             function = exact_function(names, [self.totals[metric] for metric in metrics])
         except ValueError as exc:

@@ -142,3 +142,23 @@ def test_latex_and_markdown_escape_their_markup():
 
     assert _latex_text("a_b{c}$&#^%~\\") == r"a\_b\{c\}\$\&\#\^{}\%\~{}\textbackslash{}"
     assert markdown_text("net|*x*") == r"net\|\*x\*"
+
+
+def test_fit_never_reports_a_value_the_limits_refuse(capsys):
+    from tests.conftest import SPECS
+
+    code, err = _run(capsys, "fit", SPECS / "resnet18.yaml", "--for", "depth1", "--params", "1e12")
+    assert code == 1 and "max_repeat" in err and "13,516,279" in err
+
+
+def test_lambdify_and_subs_raise_the_projects_errors():
+    import archspec
+    from archspec.errors import ArchspecError
+    from tests.conftest import SPECS
+
+    report = archspec.analyze(SPECS / "resnet18.yaml", B=None)
+    assert report.lambdify("B", "macs")(2)["macs"] == archspec.analyze(SPECS / "resnet18.yaml", B=2).totals["macs"]
+    for call in (lambda: report.lambdify("B", ["nope"]), lambda: report.lambdify(["Q"]), lambda: report.subs(Q=1),
+                 lambda: report.subs(B=-3), lambda: report.subs(B=2.5)):
+        with pytest.raises(ArchspecError):
+            call()
