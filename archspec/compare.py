@@ -137,3 +137,8 @@ def list_conventions() -> str:
         lines.append(f"{convention.name.ljust(width)}  {convention.peer}; prints {convention.prints}")
         lines.append(f"{''.ljust(width)}  {convention.summary}")
     return "\n".join(lines)
+
+
+from archspec.callable_module import make_callable  # noqa: E402
+
+make_callable(__name__, "compare")  # archspec.compare(spec, ...) is archspec.api.compare

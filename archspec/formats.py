@@ -179,3 +179,47 @@ def to_csv(report: Report) -> str:
     t = report.totals
     writer.writerow(["total", "", "", "", *(str(as_plain(t[k])) for k in ("params", "active_params", "buffers", "macs", "flops"))])
     return buffer.getvalue().rstrip("\n")
+
+
+def to_html(report: Report) -> str:
+    """The per-layer table as HTML for notebooks: one collapsible section per top-level block."""
+    from html import escape
+
+    columns = _columns(report)
+    head = "".join(f"<th>{escape(c)}</th>" for c in columns)
+    groups: list[tuple[str, list[list[str]]]] = []
+    rows = _rows(report, human)
+    for row, cells in zip([r for r in report.layers if not r.idle], rows[:-1]):
+        key = row.path[0] if row.path else row.name
+        if not groups or groups[-1][0] != key:
+            groups.append((key, []))
+        groups[-1][1].append(cells)
+
+    def table(body: list[list[str]]) -> str:
+        lines = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>" for cells in body)
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{lines}</tbody></table>"
+
+    parts = [f"<p><b>{escape(report.name)}</b>: {escape(summary(report))}</p>"]
+    for key, body in groups:
+        if len(body) == 1:
+            parts.append(table(body))
+        else:
+            parts.append(f"<details><summary>{escape(key)} ({len(body)} layers)</summary>{table(body)}</details>")
+    return "\n".join(parts)
+
+
+def to_records(report: Report) -> list[dict[str, object]]:
+    """One record per layer: the columns of a DataFrame (exact ints, or formula strings)."""
+    records = []
+    for row in report.layers:
+        records.append({
+            "name": row.name, "type": row.type, "times": as_plain(row.times),
+            "input_shapes": shapes_text(row.input_shapes), "output_shapes": shapes_text(row.output_shapes),
+            **{key: _record_value(getattr(row, key)) for key in ("params", "active_params", "buffers", "macs", "flops")},
+        })
+    return records
+
+
+def _record_value(value: Value) -> object:
+    value = as_plain(value)
+    return value if isinstance(value, int) else str(value)

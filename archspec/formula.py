@@ -246,3 +246,8 @@ def shares_by_type(rows, metric: str) -> dict[str, Value]:
     for row in rows:
         groups.setdefault(row.type, []).append(getattr(row, metric))
     return {kind: total(values) for kind, values in groups.items()}
+
+
+from archspec.callable_module import make_callable  # noqa: E402
+
+make_callable(__name__, "formula")  # archspec.formula(spec, ...) is archspec.api.formula

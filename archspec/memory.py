@@ -238,3 +238,8 @@ def memory(report: Report, options: MemoryOptions | None = None) -> Memory:
 
         per_device = parallel_memory(report, options, options.layout)
     return Memory(totals, layers, options, decode_traffic(report, options) if report.decode else None, per_device)
+
+
+from archspec.callable_module import make_callable  # noqa: E402
+
+make_callable(__name__, "memory")  # archspec.memory(spec, ...) is archspec.api.memory

@@ -204,6 +204,32 @@ class Report:
 
         return evaluate
 
+    def __repr__(self) -> str:
+        free = sorted({str(s) for v in self.totals.values() for s in getattr(v, "free_symbols", ())})
+        counts = ", ".join(f"{key} {_short(self.totals[key])}" for key in ("params", "macs", "flops"))
+        return f"<Report {self.name}: {len(self.layers)} layers, {counts}" + (f"; free: {', '.join(free)}>" if free else ">")
+
+    # Notebook displays: formatting is a thin layer over the report (archspec.formats).
+    def _repr_html_(self) -> str:
+        from archspec.formats import to_html
+
+        return to_html(self)
+
+    def _repr_markdown_(self) -> str:
+        from archspec.formats import to_markdown
+
+        return to_markdown(self)
+
+    def to_pandas(self):
+        """The per-layer rows as a pandas DataFrame (pandas is optional: pip install pandas)."""
+        try:
+            import pandas
+        except ImportError:
+            raise ArchspecError("Report.to_pandas needs pandas: pip install pandas") from None
+        from archspec.formats import to_records
+
+        return pandas.DataFrame(to_records(self))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data: integers when bound, expression strings otherwise."""
         return {
@@ -231,6 +257,15 @@ class Report:
                 for row in self.layers
             ],
         }
+
+
+def _short(value: Value) -> str:
+    """A count for a one-line repr: grouped digits, or a formula cut at 60 characters."""
+    value = as_plain(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _merge_rows(rows: list[LayerRow], depth: int) -> LayerRow:

@@ -190,10 +190,27 @@ class Sweep:
     method: str = ""
 
     def to_pandas(self):
-        """The rows as a pandas DataFrame (pandas is not a dependency: install it to use this)."""
-        import pandas
-
+        """The rows as a pandas DataFrame (pandas is optional: pip install pandas)."""
+        try:
+            import pandas
+        except ImportError:
+            raise ArchspecError("Sweep.to_pandas needs pandas: pip install pandas") from None
         return pandas.DataFrame(self.rows)
+
+    def __repr__(self) -> str:
+        errors = sum(1 for row in self.rows if row.get("error"))
+        return (f"<Sweep: {len(self.rows):,} points over {', '.join(self.axes)}; metrics {', '.join(self.metrics)}; "
+                f"{self.method} evaluation" + (f"; {errors:,} invalid>" if errors else ">"))
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        shown = self.rows[:20]
+        keys = [*self.axes, *self.metrics, "error"]
+        head = "".join(f"<th>{escape(k)}</th>" for k in keys)
+        body = "".join("<tr>" + "".join(f"<td>{escape(str(r.get(k, '')))}</td>" for k in keys) + "</tr>" for r in shown)
+        more = f"<p>... {len(self.rows) - len(shown):,} more points (Sweep.to_pandas())</p>" if len(self.rows) > len(shown) else ""
+        return f"<p>{escape(repr(self))}</p><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
 
 
 LAYOUT_AXES = ("dp", "tp", "pp", "cp", "ep", "microbatches")  # axes of a parallel layout, not of the spec

@@ -48,6 +48,7 @@ class Draft:
     blocks: dict[str, Block] = field(default_factory=dict)
     layers: list[dict[str, Any] | Comment] = field(default_factory=list)
     outputs: list[str] | None = None
+    decode_length: str | None = None  # the decoder's length param, when it is not L (encoder-decoders)
 
     def param(self, name: str, value: Any, comment: str = "") -> str:
         """Declare a param once (the first value stays) and return its name, for use in fields."""
@@ -115,6 +116,8 @@ def render(draft: Draft) -> str:
         for name, value, comment in draft.params:
             text = f"  {name}: {scalar(value)}"
             lines.append(f"{text:<{width}}  # {comment}" if comment else text)
+    if draft.decode_length:
+        lines.append(f"decode_length: {scalar(draft.decode_length)}")
     lines.append("inputs:")
     for name, tensor in draft.inputs.items():
         lines.append(f"  {name}: {flow(tensor)}")

@@ -405,15 +405,15 @@ family("bert", "google-bert/bert-base-uncased", "BertConfig", "BertForMaskedLM",
               "post-LN encoder. position_embedding_type is an unused legacy key in 5.x (absolute only); BERT has "
               "no cache (encoder)."])
 
-family("roberta", "FacebookAI/roberta-base", "RobertaConfig", "RobertaModel", "AutoModel", "encoder", dict(
+family("roberta", "FacebookAI/roberta-base", "RobertaConfig", "RobertaForMaskedLM", "AutoModelForMaskedLM", "encoder", dict(
     architectures=["RobertaForMaskedLM"], attention_probs_dropout_prob=0.1, bos_token_id=0, eos_token_id=2,
     hidden_act="gelu", hidden_dropout_prob=0.1, hidden_size=768, initializer_range=0.02, intermediate_size=3072,
     layer_norm_eps=1e-5, max_position_embeddings=514, num_attention_heads=12, num_hidden_layers=12, pad_token_id=1,
     type_vocab_size=1, vocab_size=50265),
     dec(),
-    also=[("RobertaForMaskedLM", "AutoModelForMaskedLM")],
-    notes=["Class: RobertaModel (AutoModel; with the pooler); RobertaForMaskedLM (the architectures entry) is in "
-           "'also'.",
+    also=[("RobertaModel", "AutoModel")],
+    notes=["Class: RobertaForMaskedLM, the architectures entry (archspec import builds the class a config names); "
+           "RobertaModel (AutoModel; with the pooler) is in 'also'.",
            "max_position_embeddings 514 = 512 + pad_token_id + 1: positions start at padding_idx + 1 = 2, so only 512 "
            "positions are usable; type_vocab_size 1."])
 
@@ -432,7 +432,7 @@ family("t5", "google-t5/t5-small", "T5Config", "T5ForConditionalGeneration", "Au
            "Cache: EncoderDecoderCache = self-attention (T decoder positions) + cross-attention (the L encoder "
            "positions) per decoder layer."])
 
-family("bart", "facebook/bart-base", "BartConfig", "BartForConditionalGeneration", "AutoModelForSeq2SeqLM", "seq2seq",
+family("bart", "facebook/bart-base", "BartConfig", "BartModel", "AutoModel", "seq2seq",
        dict(activation_dropout=0.1, activation_function="gelu", add_bias_logits=False, add_final_layer_norm=False,
             architectures=["BartModel"], attention_dropout=0.1, bos_token_id=0, classif_dropout=0.1,
             classifier_dropout=0.0, d_model=768, decoder_attention_heads=12, decoder_ffn_dim=3072,
@@ -451,8 +451,9 @@ family("bart", "facebook/bart-base", "BartConfig", "BartForConditionalGeneration
               "each stack, post-LN layers; add_final_layer_norm / normalize_before / add_bias_logits / "
               "normalize_embedding are mBART-era keys the BART class ignores. final_logits_bias is a (1, vocab) "
               "buffer; lm_head tied to shared.",
-              "The published architectures entry is BartModel; AutoModelForSeq2SeqLM gives "
-              "BartForConditionalGeneration."])
+              "The published architectures entry is BartModel, the class measured (archspec import builds the class "
+              "a config names); AutoModelForSeq2SeqLM would give BartForConditionalGeneration."],
+       also=[("BartForConditionalGeneration", "AutoModelForSeq2SeqLM")])
 
 family("whisper", "openai/whisper-tiny", "WhisperConfig", "WhisperForConditionalGeneration",
        "AutoModelForSpeechSeq2Seq", "whisper", dict(

@@ -29,7 +29,7 @@ class Options:
 
 Builder = Callable[[HFConfig, Options], Draft]
 FAMILIES: dict[str, Builder] = {}
-_SUPPORT = ("config", "parts", "decoder")  # modules of this package that are not families
+_SUPPORT = ("config", "parts", "decoder", "classic", "layout")  # shared pieces, not families
 
 
 def family(*model_types: str) -> Callable[[Builder], Builder]:

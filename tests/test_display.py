@@ -1,0 +1,56 @@
+"""Reports and sweeps in a notebook or a REPL: short reprs, HTML and Markdown displays, the
+top-level API visible to help() and dir()."""
+
+import sys
+
+import pytest
+
+import archspec
+from archspec.errors import ArchspecError
+from tests.conftest import SPECS
+
+
+def test_reprs_are_short_at_any_size():
+    report = archspec.analyze(SPECS / "gpt3_175b.yaml")
+    assert len(repr(report)) < 200 and "174,615,846,912" in repr(report)
+    free = archspec.analyze(SPECS / "gpt3_175b.yaml", B=None, L=None)
+    assert len(repr(free)) < 300 and "free: B, L" in repr(free)
+    sweep = archspec.sweep(SPECS / "resnet18.yaml", {"B": "1..2000"})
+    assert len(repr(sweep)) < 200 and "2,000 points" in repr(sweep)
+    assert len(sweep._repr_html_()) < 10_000  # the first 20 points
+
+
+def test_html_display_collapses_each_top_level_block():
+    html = archspec.analyze(SPECS / "resnet18.yaml")._repr_html_()
+    assert html.count("<details>") == 4  # layer1..layer4, each several layers
+    assert "<b>resnet18</b>" in html and "params 11,689,512" in html
+
+
+def test_markdown_display_is_the_markdown_table():
+    text = archspec.analyze(SPECS / "alexnet.yaml")._repr_markdown_()
+    assert text.startswith("**alexnet**") and "| **total** |" in text
+
+
+def test_to_pandas_names_the_missing_dependency(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with pytest.raises(ArchspecError, match="pip install pandas"):
+        archspec.analyze(SPECS / "alexnet.yaml").to_pandas()
+
+
+def test_to_pandas_has_a_row_per_layer():
+    pandas = pytest.importorskip("pandas")
+    report = archspec.analyze(SPECS / "alexnet.yaml")
+    frame = report.to_pandas()
+    assert isinstance(frame, pandas.DataFrame) and len(frame) == len(report.layers)
+    assert frame["macs"].sum() == report.totals["macs"]
+
+
+def test_the_api_is_visible_and_lazy():
+    names = dir(archspec)
+    for name in ("analyze", "memory", "formula", "fit", "sweep", "compare", "import_spec", "Report", "__version__"):
+        assert name in names
+    assert archspec.memory(SPECS / "gpt2.yaml", dtype="bf16", B=2).totals["weights"] == 2 * 124_439_808
+    assert str(archspec.formula(SPECS / "gpt2.yaml", "B")["params"]) == "124439808"
+    assert archspec.fit(SPECS / "resnet18.yaml", "B", macs="1e12").value == 551
+    with pytest.raises(AttributeError):
+        archspec.no_such_thing  # noqa: B018
