@@ -326,9 +326,21 @@ def render(text: str, key: str, body: str) -> str:
     return pattern.sub(lambda _: _SECTION.format(key=key, body=body), text)
 
 
+INDEX_FILE = Path(__file__).parent / "layers" / "_index.py"
+
+
+def layer_index() -> str:
+    """archspec/layers/_index.py: which module holds each layer type, so that a spec imports
+    only the modules it uses."""
+    lines = ['"""Which module of archspec.layers holds each layer type (written by `python -m archspec.docgen`)."""', "",
+             "INDEX = {"]
+    lines += [f"    {tag!r}: {module!r}," for tag, module in REGISTRY.index().items()]
+    return "\n".join(lines + ["}", ""])
+
+
 def stale_pages(docs: Path = DOCS) -> list[str]:
-    """The doc pages whose generated sections differ from the code."""
-    stale = []
+    """The doc pages whose generated sections differ from the code (and the layer index)."""
+    stale = [] if INDEX_FILE.read_text(encoding="utf-8") == layer_index() else ["archspec/layers/_index.py"]
     for (page, key), make in GENERATED.items():
         text = (docs / page).read_text(encoding="utf-8")
         if render(text, key, make()) != text:
@@ -340,8 +352,9 @@ def main(argv: list[str]) -> int:
     if "--check" in argv:
         stale = stale_pages()
         for page in stale:
-            print(f"stale: docs/{page}; run python -m archspec.docgen", file=sys.stderr)
+            print(f"stale: {page}; run python -m archspec.docgen", file=sys.stderr)
         return 1 if stale else 0
+    INDEX_FILE.write_text(layer_index(), encoding="utf-8")
     for (page, key), make in GENERATED.items():
         path = DOCS / page
         path.write_text(render(path.read_text(encoding="utf-8"), key, make()), encoding="utf-8")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from archspec.dims import (
     as_plain,
@@ -23,12 +23,14 @@ from archspec.errors import (
 )
 from archspec.expr import Expr, parse
 from archspec.layers.base import IntArg, Layer, Saved, Shape, evaluate_int_arg, format_shape
-from archspec.layers.moe import MoE
 from archspec.limits import DEFAULT_LIMITS, Limits
 from archspec.report import ROW_MEMORY_KEYS, TOTAL_KEYS, LayerRow, Report, Storage
 from archspec.rows import Counting, Scope, chosen_convention, dim_limit, idle_row, layer_row, shared_row
 from archspec.source import SpecSource
 from archspec.spec import BlockCall, Graph, Model, Node, Ref, Spec, validate
+
+if TYPE_CHECKING:
+    from archspec.layers.moe import MoE  # loaded only by specs that use it
 
 _POSITIVE = IntArg(1)
 
@@ -263,7 +265,7 @@ class _Walk:
             )
         if isinstance(op, _BoundBlock):
             return self.apply_block(node, self.model.blocks[op.type], op, xs, level)
-        if isinstance(op, MoE):
+        if getattr(op, "routes_experts", False):
             return self.apply_moe(node, op, xs, level)
         return self.apply_layer(node, op, xs, level, weights)
 

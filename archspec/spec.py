@@ -191,7 +191,7 @@ class Spec(BaseModel):
     def _check_blocks(cls, blocks: dict[str, Any]) -> dict[str, Any]:
         _check_identifiers(blocks, "block")
         for name in blocks:
-            if name in REGISTRY:
+            if REGISTRY.is_indexed(name):  # the index, without loading every layer module
                 raise ValueError(f"block name {name!r} is already a layer type; choose another name")
         return blocks
 
@@ -378,7 +378,7 @@ class _Parser:
     def _where(self, block: str | None, raw: Any, index: int, name: str) -> str:
         raw = _bare_name_to_layer(raw)
         type_name = raw.get("type") if isinstance(raw, dict) else None
-        known = isinstance(type_name, str) and (type_name in REGISTRY or type_name in self.blocks)
+        known = isinstance(type_name, str) and (type_name in self.blocks or type_name in REGISTRY)
         label = f"{scope_label(block)}layers[{index}]"
         return f"{label} ({name}, {type_name})" if known else f"{label} ({name})"
 

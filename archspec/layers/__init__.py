@@ -1,7 +1,8 @@
 """The registry of layer types: one small module per family, found automatically.
 
 Adding a layer type means adding a class decorated with `@register` to a module in
-this package (a new module is discovered without touching anything else).
+this package (a new module is discovered without touching anything else; running
+`python -m archspec.docgen`, as for the docs, lets a spec load only the modules it uses).
 """
 
 from __future__ import annotations
@@ -9,18 +10,77 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import typing
+from collections.abc import Iterator, Mapping
 
 from archspec.layers.base import Layer
 
-REGISTRY: dict[str, type[Layer]] = {}
+class _Registry(Mapping[str, "type[Layer]"]):
+    """Layer classes by type tag, loaded on demand: a spec's types import only their modules
+    (the index in _index.py, written by `python -m archspec.docgen`, says which module holds
+    which tag); iterating, or a tag the index does not know, loads every module."""
+
+    def __init__(self) -> None:
+        self._classes: dict[str, type[Layer]] = {}
+        self._complete = False
+
+    def add(self, tag: str, cls: type[Layer]) -> None:
+        if tag in self._classes:
+            raise RuntimeError(f"layer type {tag!r} is registered twice ({self._classes[tag].__name__}, {cls.__name__})")
+        self._classes[tag] = cls
+
+    def load_all(self) -> None:
+        if not self._complete:
+            for module in pkgutil.iter_modules(__path__):
+                if module.name != "base" and not module.name.startswith("_"):
+                    importlib.import_module(f"{__name__}.{module.name}")
+            self._complete = True
+
+    def _find(self, tag: str) -> type[Layer] | None:
+        if tag not in self._classes:
+            from archspec.layers._index import INDEX
+
+            if tag in INDEX:
+                importlib.import_module(f"{__name__}.{INDEX[tag]}")
+            if tag not in self._classes:
+                self.load_all()
+        return self._classes.get(tag)
+
+    def __getitem__(self, tag: str) -> type[Layer]:
+        found = self._find(tag) if isinstance(tag, str) else None
+        if found is None:
+            raise KeyError(tag)
+        return found
+
+    def is_indexed(self, tag: str) -> bool:
+        """Whether a tag is a layer type by the index or the loaded classes (loads nothing)."""
+        from archspec.layers._index import INDEX
+
+        return tag in self._classes or tag in INDEX
+
+    def __contains__(self, tag: object) -> bool:
+        return isinstance(tag, str) and self._find(tag) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        self.load_all()
+        return iter(self._classes)
+
+    def __len__(self) -> int:
+        self.load_all()
+        return len(self._classes)
+
+    def index(self) -> dict[str, str]:
+        """Which module holds each tag (for _index.py)."""
+        self.load_all()
+        return {tag: cls.__module__.rsplit(".", 1)[-1] for tag, cls in self._classes.items()}
+
+
+REGISTRY = _Registry()
 
 
 def register(cls: type[Layer]) -> type[Layer]:
     """Class decorator: make a layer type available to specs under its `type` tag(s)."""
     for tag in typing.get_args(cls.model_fields["type"].annotation):
-        if tag in REGISTRY:
-            raise RuntimeError(f"layer type {tag!r} is registered twice ({REGISTRY[tag].__name__}, {cls.__name__})")
-        REGISTRY[tag] = cls
+        REGISTRY.add(tag, cls)
     return cls
 
 
@@ -37,12 +97,3 @@ def register_variants(base: type[Layer], prefix: str, namespace: dict) -> None:
             "spatial_dims": n,
         }
         namespace[name] = register(type(name, (base,), attributes))
-
-
-def _discover() -> None:
-    for module in pkgutil.iter_modules(__path__):
-        if module.name != "base" and not module.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{module.name}")
-
-
-_discover()

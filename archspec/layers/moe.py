@@ -60,6 +60,7 @@ class MoE(Layer):
     """A mixture of experts layer (see the module docstring). Input (*, D) -> (*, D)."""
 
     type: Literal["MoE"]
+    routes_experts: ClassVar[bool] = True  # the engine applies its expert blocks (engine.apply_moe)
     num_experts: Size
     top_k: Size
     expert: str = Field(description="the block every routed expert is (one input, the model width out)")
