@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Mapping
@@ -25,12 +26,15 @@ from archspec.expr import Expr, parse
 from archspec.layers.base import IntArg, Layer, Saved, Shape, evaluate_int_arg, format_shape
 from archspec.limits import DEFAULT_LIMITS, Limits
 from archspec.report import ROW_MEMORY_KEYS, TOTAL_KEYS, LayerRow, Report, Storage
-from archspec.rows import Counting, Scope, chosen_convention, dim_limit, idle_row, layer_row, shared_row
+from archspec.rows import Counting, Scope, chosen_convention, dim_limit, idle_row, layer_counts, shared_row
 from archspec.source import SpecSource
 from archspec.spec import BlockCall, Graph, Model, Node, Ref, Spec, validate
 
 if TYPE_CHECKING:
     from archspec.layers.moe import MoE  # loaded only by specs that use it
+
+# a layer's place in the graph, which never changes what it costs
+_PLACE_FIELDS = frozenset({"name", "from_", "repeat", "shares"})
 
 _POSITIVE = IntArg(1)
 
@@ -53,8 +57,16 @@ def analyze(
     token per sequence against P cached tokens (the param P; docs/counting.md).
     `training` runs the branches marked `training_only` (an auxiliary classifier).
     """
-    model, source = validate(spec)
-    return analyze_model(model, source, bindings, limits, convention, backward, decode, training)
+    # an analysis allocates many small objects and frees none of them until it returns: the
+    # cyclic collector finds nothing to free, and pausing it is a quarter of a large spec's time
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        model, source = validate(spec)
+        return analyze_model(model, source, bindings, limits, convention, backward, decode, training)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def analyze_model(
@@ -141,6 +153,7 @@ class _Walk:
         self.training = False  # whether branches marked training_only run
         self.skipping = 0  # > 0 inside a training_only branch that does not run
         self.rows: list[LayerRow] = []
+        self.costs: dict = {}  # (bound layer, input shapes) -> its costs, computed once (_costs)
         self.storages: list[Storage] = []
 
     def new_storage(self, numel, dtype: str, parameter: bool = False, device: str | None = None, **flags) -> int:
@@ -298,6 +311,25 @@ class _Walk:
             raise LayerError(f"the {role.replace('_', ' ')} block {name} must return one tensor of width {width}, found {shapes}")
         return outputs
 
+    def _costs(self, op: Layer, shapes: tuple[Shape, ...]):
+        """Counts, weight shape, saved items and view flags of `op` on `shapes`: pure, so computed
+        once per distinct (layer, shapes) of the analysis (a deep stack repeats a few layers)."""
+        try:  # the layer's arguments, not its place in the graph (name, from, repeat, shares)
+            key = (type(op), tuple(v for k, v in op.__dict__.items() if k not in _PLACE_FIELDS), shapes)
+            cached = self.costs.get(key)
+        except TypeError:  # a layer with an unhashable argument
+            key, cached = None, None
+        if cached is not None:
+            return cached
+        counts = layer_counts(op, shapes, self.limits)
+        outs = counts["output_shapes"]
+        out = outs[0] if len(outs) == 1 else outs
+        cached = (counts, op.weight_shape(*shapes), tuple(op.saved_for_backward(*shapes, out=out)),
+                  (op.is_view(training=True), op.is_view(training=False)))
+        if key is not None:
+            self.costs[key] = cached
+        return cached
+
     def apply_layer(self, node: Node, op: Layer, xs: tuple[Tensor, ...], level: Scope, weights: dict[str, Shape]) -> Shapes:
         """One layer application: one row."""
         live = tuple(x.storage in self.live for x in xs)
@@ -305,28 +337,23 @@ class _Walk:
         if self.past is not None and not idle:
             op = op.in_decode_step(self.past, live)
         shapes = tuple(x.shape for x in xs)
-        row = layer_row(op, level, shapes, self.limits)
-        weight = op.weight_shape(*shapes)
+        counts, weight, saved_items, views = self._costs(op, shapes)
         if weight is not None:
             weights[node.name] = weight
+        if views[0]:
+            outputs = tuple(Tensor(shape, xs[0].storage) for shape in counts["output_shapes"])
+        else:
+            outputs = tuple(self.new_tensor(shape, parameter=not xs) for shape in counts["output_shapes"])
+        saved = () if idle else tuple(self._saved_storage(item, xs, outputs) for item in saved_items)
+        row = LayerRow(
+            path=tuple(name for name, _ in level), types=tuple(type_name for _, type_name in level), **counts,
+            input_storages=tuple(x.storage for x in xs), output_storages=tuple(t.storage for t in outputs),
+            saved=saved, view_at_inference=views[1], layer=op,
+        )
         if op.shares is not None:
             row = shared_row(row, op, weight, weights.get(op.shares))
         if self.counting is not None:
             row = self.counting.recount(row, op, tuple(x.storage for x in xs))
-        if op.is_view(training=True):
-            outputs = tuple(Tensor(shape, xs[0].storage) for shape in row.output_shapes)
-        else:
-            outputs = tuple(self.new_tensor(shape, parameter=not xs) for shape in row.output_shapes)
-        out = row.output_shapes[0] if len(row.output_shapes) == 1 else row.output_shapes
-        saved = () if idle else tuple(self._saved_storage(item, xs, outputs) for item in op.saved_for_backward(*shapes, out=out))
-        row = replace(
-            row,
-            input_storages=tuple(x.storage for x in xs),
-            output_storages=tuple(t.storage for t in outputs),
-            saved=saved,
-            view_at_inference=op.is_view(training=False),
-            layer=op,
-        )
         if idle:
             row = idle_row(row)
         elif self.past is not None:

@@ -20,6 +20,7 @@ import math
 import operator
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from fractions import Fraction
 from typing import Any, Callable, Mapping, Union
 
@@ -247,11 +248,23 @@ def parse(source: str | int) -> Expr:
     if isinstance(source, bool):
         raise ExprError(f"expected a number or an expression, found {source!r}")
     if isinstance(source, int):
-        return Expr(str(source), Num(source))
+        return _parse_int(source) if -1024 <= source <= 1 << 20 else Expr(str(source), Num(source))
     if not isinstance(source, str):
         raise ExprError(f"expected a number or an expression, found {source!r}")
     if len(source) > MAX_SOURCE_LENGTH:
         raise ExprError(f"expression is {len(source)} characters long; the limit is {MAX_SOURCE_LENGTH}")
+    return _parse_text(source)
+
+
+# A spec repeats the same few numbers and expressions thousands of times; an Expr is frozen, so
+# one parse serves them all (bounded caches).
+@lru_cache(maxsize=4096)
+def _parse_int(source: int) -> Expr:
+    return Expr(str(source), Num(source))
+
+
+@lru_cache(maxsize=4096)
+def _parse_text(source: str) -> Expr:
     return Expr(source.strip(), _Parser(source).parse())
 
 

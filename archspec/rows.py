@@ -21,6 +21,13 @@ Scope = tuple[tuple[str, str], ...]  # (name, type) of each enclosing block appl
 
 def layer_row(layer: Layer, level: Scope, xs: tuple[Shape, ...], limits: Limits) -> LayerRow:
     """The shapes and counts of one layer application (every count for one application)."""
+    return LayerRow(path=tuple(name for name, _ in level), types=tuple(type_name for _, type_name in level),
+                    **layer_counts(layer, xs, limits))
+
+
+def layer_counts(layer: Layer, xs: tuple[Shape, ...], limits: Limits) -> dict[str, Any]:
+    """A layer application's shapes and counts: a pure function of the bound layer and its
+    input shapes (the engine reuses it for every identical application)."""
     outs = tuple(tuple(as_plain(d) for d in shape) for shape in layer.output_shapes(*xs))
     for out in outs:
         for d in out:
@@ -31,9 +38,7 @@ def layer_row(layer: Layer, level: Scope, xs: tuple[Shape, ...], limits: Limits)
     out = outs[0] if len(outs) == 1 else outs
     macs = as_plain(layer.macs(*xs, out=out))
     params = as_plain(layer.param_count(*xs))
-    return LayerRow(
-        path=tuple(name for name, _ in level),
-        types=tuple(type_name for _, type_name in level),
+    return dict(
         input_shapes=xs,
         output_shapes=outs,
         params=params,
