@@ -19,7 +19,7 @@ import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, NamedTuple, Union
 
 from pydantic import (
     AfterValidator,
@@ -271,8 +271,18 @@ def layer_names(layers: list[Any]) -> list[str]:
     return names
 
 
-def validate(spec: Any) -> tuple[Model, SpecSource]:
+class Validated(NamedTuple):
+    """A spec already parsed and validated: pass it wherever a spec goes to skip both (a sweep
+    analyzes one spec many times)."""
+
+    model: Model
+    source: SpecSource
+
+
+def validate(spec: Any) -> Validated:
     """Parse and validate a spec (path, YAML string, dict); raise SpecError listing every problem."""
+    if isinstance(spec, Validated):
+        return spec
     source = load_source(spec)
     if not isinstance(source.data, dict):
         raise SpecError(source.problem(f"a spec is a mapping with inputs and layers, found {type(source.data).__name__}"))
@@ -299,7 +309,7 @@ def validate(spec: Any) -> tuple[Model, SpecSource]:
     if problems:
         raise SpecError(_unique(problems))
     warnings = tuple(problem for graph in (*blocks.values(), main) for problem in _dead_branches(graph, source))
-    return Model(parsed, main, blocks, warnings), source
+    return Validated(Model(parsed, main, blocks, warnings), source)
 
 
 def _dead_branches(graph: Graph, source: SpecSource) -> list[Problem]:

@@ -300,7 +300,8 @@ class Plan:
         from archspec.memory import MemoryOptions
         from archspec.spec import validate
 
-        model, source = validate(spec)
+        spec = validate(spec)  # once: every analysis of the sweep reuses the validated spec
+        model, source = spec
         wants_memory = any(m not in METRICS for m in metrics)
         check_request(model.spec.params, axes, metrics, memory=wants_memory)
         self.memory = (memory or MemoryOptions()) if wants_memory else None
