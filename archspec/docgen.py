@@ -338,9 +338,23 @@ def layer_index() -> str:
     return "\n".join(lines + ["}", ""])
 
 
+SCHEMA_FILE = Path(__file__).parent / "spec.schema.json"
+
+
+def schema_text() -> str:
+    """archspec/spec.schema.json: the editor schema, shipped in the package and the repository."""
+    import json
+
+    from archspec.spec import json_schema
+
+    return json.dumps(json_schema(), indent=1, sort_keys=True) + "\n"
+
+
 def stale_pages(docs: Path = DOCS) -> list[str]:
-    """The doc pages whose generated sections differ from the code (and the layer index)."""
+    """The doc pages whose generated sections differ from the code (and the layer index, the schema)."""
     stale = [] if INDEX_FILE.read_text(encoding="utf-8") == layer_index() else ["archspec/layers/_index.py"]
+    if not SCHEMA_FILE.exists() or SCHEMA_FILE.read_text(encoding="utf-8") != schema_text():
+        stale.append("archspec/spec.schema.json")
     for (page, key), make in GENERATED.items():
         text = (docs / page).read_text(encoding="utf-8")
         if render(text, key, make()) != text:
@@ -355,6 +369,7 @@ def main(argv: list[str]) -> int:
             print(f"stale: {page}; run python -m archspec.docgen", file=sys.stderr)
         return 1 if stale else 0
     INDEX_FILE.write_text(layer_index(), encoding="utf-8")
+    SCHEMA_FILE.write_text(schema_text(), encoding="utf-8")
     for (page, key), make in GENERATED.items():
         path = DOCS / page
         path.write_text(render(path.read_text(encoding="utf-8"), key, make()), encoding="utf-8")

@@ -686,23 +686,66 @@ def _layer_message(error: dict[str, Any], loc: list[Any], type_name: Any, blocks
     return f"{_field_label(loc)}: {text}{found}"
 
 
+SCHEMA_ID = "https://archspec.dev/schema/spec.schema.json"
+
+
 def json_schema() -> dict[str, Any]:
-    """The JSON Schema of the spec format, for editors."""
+    """The JSON Schema of the spec format, for editors: each layer type with its own arguments
+    (unknown keys, wrong types and integer literals below a field's minimum are refused); a
+    block use is any other type name, except one that differs from a layer type only in case."""
+    from archspec.layers.base import int_fields
+
     schema = Spec.model_json_schema()
     types = tuple(sorted(REGISTRY))
     layer = Union[
         Annotated[Union[tuple(REGISTRY[t] for t in types)], Field(discriminator="type")],
         Literal[types],
-        BlockCall,
     ]
     layers = TypeAdapter(list[layer]).json_schema()
-    schema.setdefault("$defs", {}).update(layers.pop("$defs", {}))
-    entry = {**layers, "minItems": 1, "description": "layers (or block uses), applied in sequence"}
+    definitions = schema.setdefault("$defs", {})
+    definitions.update(layers.pop("$defs", {}))
+    for type_name in types:
+        _integer_minimums(definitions[REGISTRY[type_name].__name__], int_fields(REGISTRY[type_name]))
+    block_call = definitions["BlockCall"] = BlockCall.model_json_schema()
+    # a block's name: not a layer type in any letter case (`Conv2D` is a typo of Conv2d, not a block)
+    block_call["properties"]["type"] = {
+        "type": "string",
+        "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+        "not": {"pattern": "^(" + "|".join(_any_case(t) for t in types) + ")$"},
+        "description": "the name of a block defined under blocks:",
+    }
+    items = {"anyOf": [layers["items"]["anyOf"][0], layers["items"]["anyOf"][1], {"$ref": "#/$defs/BlockCall"}]}
+    entry = {"type": "array", "items": items, "minItems": 1, "description": "layers (or block uses), applied in sequence"}
     schema["properties"]["layers"] = entry
-    schema["$defs"]["BlockSpec"]["properties"]["layers"] = entry
+    definitions["BlockSpec"]["properties"]["layers"] = entry
     schema["title"] = "archspec spec"
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = SCHEMA_ID
     return schema
+
+
+def _integer_minimums(definition: dict[str, Any], markers: dict[str, Any]) -> None:
+    """Integer literals of a field below its least allowed value fail in the editor too."""
+    for field_name, marker in markers.items():
+        prop = definition.get("properties", {}).get(field_name)
+        for branch in _branches(prop):
+            if branch.get("type") == "integer":
+                branch["minimum"] = marker.minimum
+
+
+def _branches(prop: Any):
+    if not isinstance(prop, dict):
+        return
+    yield prop
+    for key in ("anyOf", "oneOf"):
+        for branch in prop.get(key, []):
+            yield from _branches(branch)
+    if isinstance(prop.get("items"), dict):
+        yield from _branches(prop["items"])
+
+
+def _any_case(name: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in name)
 
 
 __all__ = ["Spec", "InputSpec", "BlockSpec", "Model", "Graph", "Node", "Ref", "BlockCall", "validate", "parse_layer"]
