@@ -49,12 +49,12 @@ def run_devices(args) -> int:
             "inter_node_bytes_per_s": d.inter_node_bandwidth, "devices_per_node": d.devices_per_node, "sources": d.sources,
         } for key, d in known.items()}, indent=2))
         return 0
-    header = f"{'device':<11} {'name':<32} {'bf16 TF':>8} {'fp8 TF':>7} {'memory':>8} {'HBM TB/s':>9} {'node GB/s':>9} {'net GB/s':>8}"
+    header = f"{'device':<11} {'name':<32} {'bf16 TF':>8} {'fp8 TF':>7} {'memory':>9} {'HBM TB/s':>9} {'node GB/s':>9} {'net GB/s':>8}"
     print(header)
     print("-" * len(header))
     for key, d in known.items():
         fp8 = f"{d.matmul['fp8'] / 1e12:.0f}" if "fp8" in d.matmul else "-"
-        print(f"{key:<11} {d.name:<32} {d.matmul.get('bf16', 0) / 1e12:>8.1f} {fp8:>7} {d.memory / 1e9:>6.0f}GB "
+        print(f"{key:<11} {d.name:<32} {d.matmul.get('bf16', 0) / 1e12:>8.1f} {fp8:>7} {d.memory / 2**30:>5.0f} GiB "
               f"{d.memory_bandwidth / 1e12:>9.2f} {d.intra_node_bandwidth / 1e9:>9.0f} {d.inter_node_bandwidth / 1e9:>8.1f}")
     print("dense throughput; bandwidths per direction; sources: archspec devices --format json (docs/performance-model.md)")
     return 0
