@@ -28,8 +28,21 @@ def _depth(text: str) -> int:
     return int(text)
 
 
+def _other_archspec(here=None) -> str | None:
+    """The CPU-architecture library also named archspec (conda's) installs into the same import
+    package, and one overwrites the other's files: say so instead of failing obscurely."""
+    from pathlib import Path
+
+    here = Path(here or Path(__file__).resolve().parent)
+    if (here / "cpu").is_dir() or not (here / "engine.py").is_file():
+        return ("error: another package named archspec (the CPU-microarchitecture library that conda uses) is "
+                f"installed in {here}, sharing the import name with archspec-nn. Install archspec-nn in its own "
+                "virtual environment: python -m venv .venv && . .venv/bin/activate && pip install archspec-nn")
+    return None
+
+
 COMMANDS = ("analyze", "validate", "compare", "conventions", "formula", "fit", "memory", "sweep", "schema", "devices",
-            "roofline", "time", "plan", "import")
+            "roofline", "time", "plan", "import", "zoo")
 
 
 class _Skipped:
@@ -208,6 +221,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     plan.add_argument("--format", choices=("table", "json"), default="table")
     plan.add_argument("--plot", default=None, metavar="FILE", help="memory against step time, the Pareto front drawn")
     _add_import_command(commands)
+    zoo = commands.add_parser("zoo", help="the specs that ship with archspec (analyze them as zoo:NAME)",
+                              description="the specs that ship with archspec, with params and MACs at their defaults; "
+                              "e.g. archspec analyze zoo:resnet50")
+    zoo.add_argument("--format", choices=("table", "json"), default="table")
     return parser
 
 
@@ -222,6 +239,28 @@ def _add_import_command(commands) -> None:
     sub.add_argument("--unknown-ops", choices=("error", "zero"), default="error",
                      help="ONNX: an operator without a mapping is an error (default) or a zero-cost layer, with a warning")
     sub.add_argument("--debug", action="store_true", help="show a traceback on errors")
+
+
+def _zoo(args: argparse.Namespace) -> int:
+    """archspec zoo: every shipped spec with its params and MACs at the defaults."""
+    from archspec.engine import analyze
+    from archspec.formats import human
+    from archspec.source import zoo_dir
+
+    entries = []
+    for path in sorted(zoo_dir().glob("*.yaml")):
+        report = analyze(path)
+        entries.append({"name": path.stem, "params": report.totals["params"], "macs": report.totals["macs"],
+                        "description": report.description})
+    if args.format == "json":
+        print(json.dumps(entries, indent=2))
+        return EXIT_OK
+    width = max(len(e["name"]) for e in entries)
+    print(f"{'name':<{width}}  {'params':>9}  {'MACs':>9}  description")
+    for e in entries:
+        print(f"{e['name']:<{width}}  {human(e['params']):>9}  {human(e['macs']):>9}  {e['description']}")
+    print(f"({len(entries)} specs; archspec analyze zoo:NAME)")
+    return EXIT_OK
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -264,6 +303,10 @@ def _efficiency(args: argparse.Namespace):
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
+    clash = _other_archspec()
+    if clash:
+        print(clash, file=sys.stderr)
+        return EXIT_SPEC
     words = sys.argv[1:] if argv is None else argv
     command = next((w for w in words if not w.startswith("-")), None)
     parser = build_parser(command if command in COMMANDS else None)
@@ -296,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "import":
         return _import(args)
+    if args.command == "zoo":
+        return _zoo(args)
     if args.command == "schema":
         from archspec.spec import json_schema
 

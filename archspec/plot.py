@@ -1,4 +1,4 @@
-"""Plots of sweeps (optional: `pip install archspec[plot]` brings matplotlib)."""
+"""Plots of sweeps (optional: `pip install 'archspec-nn[plot]'` brings matplotlib)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def _pyplot():
         matplotlib.use("Agg")  # files only, no display needed
         import matplotlib.pyplot as pyplot
     except ImportError:
-        raise ArchspecError("--plot needs matplotlib: pip install 'archspec[plot]'") from None
+        raise ArchspecError("--plot needs matplotlib: pip install 'archspec-nn[plot]'") from None
     return pyplot
 
 

@@ -143,6 +143,8 @@ def load_source(spec: Any) -> SpecSource:
 
             return parse_yaml(import_spec(spec), "<imported config>")
         return SpecSource(spec)
+    if isinstance(spec, str) and spec.startswith("zoo:"):
+        spec = zoo_path(spec[4:])
     if spec == "-":
         data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
@@ -167,6 +169,27 @@ def load_source(spec: Any) -> SpecSource:
     if isinstance(spec, str):
         return parse_yaml(spec, None)
     raise SpecError(f"a spec is a path, a YAML string or a dict, not {type(spec).__name__}")
+
+
+def zoo_dir() -> Path:
+    """Where the zoo's specs are: installed as the package archspec.zoo, or specs/ of a checkout."""
+    checkout = Path(__file__).resolve().parent.parent / "specs"
+    if checkout.is_dir():
+        return checkout
+    from importlib.resources import files
+
+    return Path(str(files("archspec.zoo")))
+
+
+def zoo_path(name: str) -> Path:
+    """The spec `zoo:NAME` names; an unknown name lists the zoo."""
+    path = zoo_dir() / f"{name}.yaml"
+    if not name.isidentifier() or not path.is_file():
+        from archspec.errors import did_you_mean
+
+        known = sorted(p.stem for p in zoo_dir().glob("*.yaml"))
+        raise SpecError(Problem(f"no spec {name!r} in the zoo{did_you_mean(name, known)} (archspec zoo lists them)", f"zoo:{name}"))
+    return path
 
 
 _HEAD = 4096
