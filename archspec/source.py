@@ -173,12 +173,10 @@ def load_source(spec: Any) -> SpecSource:
 
 def zoo_dir() -> Path:
     """Where the zoo's specs are: installed as the package archspec.zoo, or specs/ of a checkout."""
-    checkout = Path(__file__).resolve().parent.parent / "specs"
-    if checkout.is_dir():
-        return checkout
-    from importlib.resources import files
-
-    return Path(str(files("archspec.zoo")))
+    installed = Path(__file__).resolve().parent / "zoo"  # a wheel installs specs/ as archspec/zoo
+    if installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parent.parent / "specs"  # a checkout, or an editable install
 
 
 def zoo_path(name: str) -> Path:
