@@ -149,7 +149,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     budgets = fit.add_mutually_exclusive_group(required=True)
     for metric in ("params", "macs", "flops"):
         budgets.add_argument(f"--{metric}", metavar="BUDGET", help=f"{metric} <= BUDGET (e.g. 4.1G, 1e12)")
-    budgets.add_argument("--memory", metavar="BYTES", help="training (or --inference) total memory <= BYTES, e.g. 24GiB")
+    budgets.add_argument("--memory", metavar="BYTES", help="training (or --inference) total memory <= BYTES, with a unit: 24GiB, 80GB")
     _add_memory_options(fit, "with --memory: ")
     _add_decode_option(fit)
     _add_layout_options(fit)
@@ -769,11 +769,15 @@ def _plain(value):
 
 def _fit(args: argparse.Namespace) -> int:
     from archspec.dims import evaluate_at, is_concrete
+    from archspec.formats import human_bytes
     from archspec.formula import fit, parse_budget, shares_by_type
 
     bindings, limits = _bindings_and_limits(args)
     metric = next(m for m in ("params", "macs", "flops", "memory") if getattr(args, m) is not None)
-    budget = parse_budget(getattr(args, metric))
+    text = getattr(args, metric)
+    if metric == "memory" and not any(c.isalpha() for c in text):
+        raise _UsageError(f"--memory {text}: give a unit (e.g. {text}GiB, {text}GB or {text}B); a bare number is ambiguous")
+    budget = parse_budget(text)
     name = args.target
     bindings[name] = None
     options = _memory_options(args)
@@ -836,13 +840,15 @@ def _fit(args: argparse.Namespace) -> int:
             "largest_shares": [{"type": kind, metric: value} for kind, value in result.dominant],
         }, indent=2))
         return EXIT_OK
+    unit = (lambda v: f"{v:,} ({human_bytes(v)})") if metric == "memory" else (lambda v: f"{v:,}")
     if result.value == 0:
-        print(f"{report.name}: no {name} fits: {metric} at {name}=1 is {result.at_next:,}, over the budget {budget:,}")
-        return EXIT_OK
+        print(f"{report.name}: no {name} fits: {metric} at {name}=1 is {unit(result.at_next)}, over the budget {unit(budget)}",
+              file=sys.stderr)
+        return EXIT_SPEC
     shares = ", ".join(f"{kind} {100 * value / result.at_value:.1f}%" for kind, value in result.dominant if result.at_value)
-    print(f"{report.name}: largest {name} with {metric} <= {budget:,}: {name} = {result.value:,}")
-    print(f"  {metric} at {name}={result.value:,}: {result.at_value:,}")
-    print(f"  {metric} at {name}={result.value + 1:,}: {result.at_next:,} (over)")
+    print(f"{report.name}: largest {name} with {metric} <= {unit(budget)}: {name} = {result.value:,}")
+    print(f"  {metric} at {name}={result.value:,}: {unit(result.at_value)}")
+    print(f"  {metric} at {name}={result.value + 1:,}: {unit(result.at_next)} (over)")
     print(f"  largest shares at {name}={result.value:,}: {shares}")
     return EXIT_OK
 

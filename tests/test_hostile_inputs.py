@@ -162,3 +162,12 @@ def test_lambdify_and_subs_raise_the_projects_errors():
                  lambda: report.subs(B=-3), lambda: report.subs(B=2.5)):
         with pytest.raises(ArchspecError):
             call()
+
+
+def test_fit_memory_needs_a_unit_and_nothing_fitting_is_an_error(capsys):
+    from tests.conftest import SPECS
+
+    code, err = _run(capsys, "fit", SPECS / "gpt2.yaml", "--for", "B", "--memory", "24")
+    assert code == 2 and "give a unit" in err
+    code, err = _run(capsys, "fit", SPECS / "gpt2.yaml", "--for", "B", "--memory", "1MiB")
+    assert code == 1 and "no B fits" in err and "(1.00 MiB)" in err
