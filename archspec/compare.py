@@ -10,7 +10,7 @@ from typing import Any
 from archspec.conventions import CONVENTIONS, Convention
 from archspec.dims import Value, as_plain, total
 from archspec.engine import analyze_model
-from archspec.formats import grouped, human
+from archspec.formats import grouped, human, table_blocks, terminal_width
 from archspec.spec import validate
 
 FORMATS = ("table", "json", "markdown")
@@ -105,10 +105,8 @@ def render_comparison(comparison: Comparison, fmt: str) -> str:
         lines += [f"- {note.strip()}" for note in notes]
         return "\n".join(lines)
     header = ["layer type", *titles]
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    line = lambda cells: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
-    table = [f"{comparison.name}: every convention (archspec conventions lists them)", line(header), "-" * len(line(header))]
-    table += [line(row) for row in rows[:-1]] + ["-" * len(line(header)), line(rows[-1])]
+    table = [f"{comparison.name}: every convention (archspec conventions lists them)"]
+    table += table_blocks(header, rows, set(range(1, len(header))), terminal_width())
     table += ["", "exact totals:", *exact, "", "why they differ from archspec (the same metric; ! marks a peer bug, reproduced):", *notes]
     return "\n".join(table)
 

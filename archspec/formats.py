@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 
 from archspec.dims import Value, as_plain
 from archspec.report import Report
@@ -124,20 +125,56 @@ def headline(report: Report) -> str:
     return line
 
 
+def terminal_width() -> int | None:
+    """The width tables fit: the terminal's, or COLUMNS when set; None (unbounded) when piped."""
+    import os
+    import shutil
+
+    if os.environ.get("COLUMNS", "").isdigit() or sys.stdout.isatty():
+        return max(40, shutil.get_terminal_size((100, 24)).columns)
+    return None
+
+
+FORMULA_CELL = 28  # a formula cell longer than this is cut (archspec formula prints it whole)
+
+
+def table_blocks(header: list[str], rows: list[list[str]], right: set[int], width: int | None) -> list[str]:
+    """A table that fits `width`: long formula cells cut, then the columns wrapped into blocks
+    that repeat the first column (no column is dropped)."""
+    if width is not None:
+        rows = [[_cut(c) if i in right else c for i, c in enumerate(row)] for row in rows]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    groups, current = [], [0]
+    for i in range(1, len(header)):
+        span = sum(widths[j] + 2 for j in current) + widths[i]
+        if width is not None and span > width and len(current) > 1:
+            groups.append(current)
+            current = [0]
+        current.append(i)
+    groups.append(current)
+    lines: list[str] = []
+    for n, group in enumerate(groups):
+        line = lambda cells: "  ".join(  # noqa: E731
+            (str(cells[i]).rjust(widths[i]) if i in right else str(cells[i]).ljust(widths[i])) for i in group).rstrip()
+        rule = "-" * len(line(header))
+        if n:
+            lines.append("")
+        lines += [rule, line(header), rule, *(line(row) for row in rows[:-1]), rule, line(rows[-1])]
+    return lines
+
+
+def _cut(cell: str) -> str:
+    return cell if len(cell) <= FORMULA_CELL else cell[: FORMULA_CELL - 1] + "…"
+
+
 def to_table(report: Report) -> str:
-    columns = _columns(report)
+    columns = list(_columns(report))
     rows = _rows(report, human)
-    widths = [max(len(str(cell)) for cell in column) for column in zip(columns, *rows)]
-    numeric = set(range(3, len(columns)))
-
-    def line(cells) -> str:
-        parts = [cell.rjust(w) if i in numeric else cell.ljust(w) for i, (cell, w) in enumerate(zip(cells, widths))]
-        return "  ".join(parts).rstrip()
-
-    rule = "-" * len(line(columns))
-    lines = [headline(report), rule, line(columns), rule]
-    lines += [line(row) for row in rows[:-1]]
-    lines += [rule, line(rows[-1]), summary(report)]
+    width = terminal_width()
+    lines = [headline(report), *table_blocks(columns, rows, set(range(3, len(columns))), width), summary(report)]
+    free = sorted({str(s) for v in report.totals.values() for s in getattr(v, "free_symbols", ())})
+    if free and width is not None and any(len(c) > FORMULA_CELL for row in rows for c in row[3:]):
+        lines.append(f"(formulas cut to fit; whole: archspec formula SPEC --symbolic {','.join(free)} --per-layer)")
     return "\n".join(lines)
 
 

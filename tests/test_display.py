@@ -54,3 +54,16 @@ def test_the_api_is_visible_and_lazy():
     assert archspec.fit(SPECS / "resnet18.yaml", "B", macs="1e12").value == 551
     with pytest.raises(AttributeError):
         archspec.no_such_thing  # noqa: B018
+
+
+def test_tables_fit_the_terminal_width(capsys, monkeypatch):
+    from archspec.cli import main
+
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["compare", str(SPECS / "resnet18.yaml")]) == 0
+    table = capsys.readouterr().out.split("\n\nexact totals")[0]
+    assert max(map(len, table.splitlines())) <= 80
+    assert table.count("layer type") >= 2  # wrapped into blocks, no column dropped
+    assert main(["analyze", str(SPECS / "gpt3_175b.yaml"), "--set", "B=null", "--set", "L=null", "--set", "n_layer=null"]) == 0
+    out = capsys.readouterr().out
+    assert "archspec formula SPEC --symbolic" in out and max(map(len, out.splitlines()[:-2])) <= 80
