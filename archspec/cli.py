@@ -42,7 +42,7 @@ def _other_archspec(here=None) -> str | None:
 
 
 COMMANDS = ("analyze", "validate", "compare", "conventions", "formula", "fit", "memory", "sweep", "schema", "devices",
-            "roofline", "time", "plan", "import", "zoo")
+            "roofline", "time", "plan", "import", "zoo", "graph")
 
 
 class _Skipped:
@@ -221,6 +221,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     plan.add_argument("--format", choices=("table", "json"), default="table")
     plan.add_argument("--plot", default=None, metavar="FILE", help="memory against step time, the Pareto front drawn")
     _add_import_command(commands)
+    graph = add_spec_command("graph", "draw the architecture: layers or blocks, with shapes, params and MACs")
+    graph.add_argument("--depth", type=_depth, default=None, metavar="N", help="one node per block N levels down")
+    graph.add_argument("--format", choices=("mermaid", "dot"), default="mermaid", help="text output (default mermaid)")
+    graph.add_argument("-o", "--output", default=None, metavar="FILE",
+                       help="write to FILE: .mmd/.md (Mermaid), .dot, or .svg/.png/.pdf (needs Graphviz's dot)")
     zoo = commands.add_parser("zoo", help="the specs that ship with archspec (analyze them as zoo:NAME)",
                               description="the specs that ship with archspec, with params and MACs at their defaults; "
                               "e.g. archspec analyze zoo:resnet50")
@@ -239,6 +244,27 @@ def _add_import_command(commands) -> None:
     sub.add_argument("--unknown-ops", choices=("error", "zero"), default="error",
                      help="ONNX: an operator without a mapping is an error (default) or a zero-cost layer, with a warning")
     sub.add_argument("--debug", action="store_true", help="show a traceback on errors")
+
+
+def _graph(args: argparse.Namespace) -> int:
+    """archspec graph: Mermaid or DOT text, or an image through Graphviz."""
+    from pathlib import Path
+
+    from archspec import diagram
+
+    bindings, limits = _bindings_and_limits(args)
+    report = _analyze(args, limits, bindings)
+    output = Path(args.output) if args.output else None
+    if output is not None and output.suffix in (".svg", ".png", ".pdf"):
+        diagram.render_image(diagram.dot(report, args.depth), str(output))
+        return EXIT_OK
+    fmt = "dot" if output is not None and output.suffix in (".dot", ".gv") else args.format
+    text = diagram.dot(report, args.depth) if fmt == "dot" else diagram.mermaid(report, args.depth)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+    return EXIT_OK
 
 
 def _zoo(args: argparse.Namespace) -> int:
@@ -341,6 +367,8 @@ def _run(args: argparse.Namespace) -> int:
         return _import(args)
     if args.command == "zoo":
         return _zoo(args)
+    if args.command == "graph":
+        return _graph(args)
     if args.command == "schema":
         from archspec.spec import json_schema
 
