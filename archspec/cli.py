@@ -42,7 +42,7 @@ def _other_archspec(here=None) -> str | None:
 
 
 COMMANDS = ("analyze", "validate", "compare", "conventions", "formula", "fit", "memory", "sweep", "schema", "devices",
-            "roofline", "time", "plan", "import", "zoo", "graph")
+            "roofline", "time", "plan", "import", "zoo", "graph", "report")
 
 
 class _Skipped:
@@ -226,6 +226,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     graph.add_argument("--format", choices=("mermaid", "dot"), default="mermaid", help="text output (default mermaid)")
     graph.add_argument("-o", "--output", default=None, metavar="FILE",
                        help="write to FILE: .mmd/.md (Mermaid), .dot, or .svg/.png/.pdf (needs Graphviz's dot)")
+    report_cmd = add_spec_command("report", "one self-contained HTML page: summary, diagram, layers, memory")
+    report_cmd.add_argument("-o", "--output", required=True, metavar="FILE.html", help="the page to write")
+    report_cmd.add_argument("--depth", type=_depth, default=1, metavar="N", help="the diagram's depth (default 1)")
+    _add_memory_options(report_cmd, "memory section: ")
     zoo = commands.add_parser("zoo", help="the specs that ship with archspec (analyze them as zoo:NAME)",
                               description="the specs that ship with archspec, with params and MACs at their defaults; "
                               "e.g. archspec analyze zoo:resnet50")
@@ -264,6 +268,26 @@ def _graph(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     else:
         output.write_text(text)
+    return EXIT_OK
+
+
+def _html_report(args: argparse.Namespace) -> int:
+    """archspec report: the HTML page, written through a temporary file beside it."""
+    import os
+    from pathlib import Path
+
+    from archspec.html_report import html_report
+    from archspec.memory import memory
+
+    bindings, limits = _bindings_and_limits(args)
+    options = _memory_options(args)
+    report = _analyze(args, limits, bindings, training=options.training)
+    page = html_report(report, memory(report, options), args.depth)
+    output = Path(args.output)
+    temp = output.with_name(f".{output.name}.partial")
+    temp.write_text(page, encoding="utf-8")
+    os.replace(temp, output)
+    print(f"wrote {output}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -369,6 +393,8 @@ def _run(args: argparse.Namespace) -> int:
         return _zoo(args)
     if args.command == "graph":
         return _graph(args)
+    if args.command == "report":
+        return _html_report(args)
     if args.command == "schema":
         from archspec.spec import json_schema
 

@@ -121,3 +121,38 @@ def render_image(dot_text: str, path: str) -> None:
         subprocess.run([executable, f"-T{fmt}", "-o", path], input=dot_text.encode(), check=True, capture_output=True, timeout=120)
     except subprocess.CalledProcessError as exc:
         raise ArchspecError(f"dot failed: {exc.stderr.decode(errors='replace').strip()}") from None
+
+
+def svg(report: Report, depth: int | None = None) -> str:
+    """A self-contained SVG drawing (no Graphviz): nodes in rows by their longest path from the
+    inputs, arrows between them; for the HTML report."""
+    nodes, edges = graph(report, depth)
+    level = [0] * len(nodes)
+    for a, b in sorted(edges, key=lambda e: e[1]):  # producers come before consumers
+        level[b] = max(level[b], level[a] + 1)
+    rows: dict[int, list[int]] = {}
+    for i, lv in enumerate(level):
+        rows.setdefault(lv, []).append(i)
+    box_w, box_h, gap_x, gap_y = 230, 54, 20, 30
+    width = max(len(members) for members in rows.values()) * (box_w + gap_x) + gap_x
+    height = len(rows) * (box_h + gap_y) + gap_y
+    position = {}
+    for lv, members in rows.items():
+        offset = (width - len(members) * (box_w + gap_x) + gap_x) / 2
+        for k, i in enumerate(members):
+            position[i] = (offset + k * (box_w + gap_x), gap_y + lv * (box_h + gap_y))
+    largest = _largest(nodes)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height}" font-family="sans-serif" '
+             'font-size="11"><defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" '
+             'markerHeight="6" orient="auto"><path d="M0,0 L10,5 L0,10 z"/></marker></defs>']
+    for a, b in edges:
+        (xa, ya), (xb, yb) = position[a], position[b]
+        parts.append(f'<line x1="{xa + box_w / 2:.0f}" y1="{ya + box_h}" x2="{xb + box_w / 2:.0f}" y2="{yb}" '
+                     'stroke="#555" marker-end="url(#arrow)"/>')
+    for i, node in enumerate(nodes):
+        x, y = position[i]
+        parts.append(f'<rect x="{x:.0f}" y="{y}" width="{box_w}" height="{box_h}" rx="6" fill="{_fill(_share(node, largest))}" '
+                     'stroke="#333"/>')
+        for k, text in enumerate((node.label, f"{node.kind} {node.shape}", f"{human(node.params)} params, {human(node.macs)} MACs")):
+            parts.append(f'<text x="{x + 8:.0f}" y="{y + 16 + 14 * k}">{escape(text[:40])}</text>')
+    return "".join(parts) + "</svg>"
