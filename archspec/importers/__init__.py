@@ -8,6 +8,7 @@ Each importer builds a Draft and `render` writes it as the YAML a person would w
 from __future__ import annotations
 
 import json
+import mmap
 from pathlib import Path
 from typing import Any
 
@@ -26,20 +27,43 @@ def source_kind(data: bytes) -> str | None:
         except (UnicodeDecodeError, ValueError):
             return None
         return "hf" if isinstance(parsed, dict) and "model_type" in parsed else None
-    if data.startswith(ONNX_MAGIC) and _binary(data):
+    if data.startswith(ONNX_MAGIC) and _model_proto(data[:4096]):
         return "onnx"
     return None
 
 
-def _binary(data: bytes) -> bool:
-    head = data[:4096]
-    if b"\x00" in head:
-        return True
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError:
-        return True
-    return False
+# ModelProto's fields and their protobuf wire types (0 varint, 2 length-delimited)
+_MODEL_FIELDS = {1: 0, 2: 2, 3: 2, 4: 2, 5: 0, 6: 2, 7: 2, 8: 2, 14: 2, 20: 2, 25: 2, 26: 2}
+
+
+def _model_proto(head: bytes) -> bool:
+    """Whether bytes begin as a serialized ModelProto: ir_version, then ModelProto's fields with
+    their wire types (the last may run past the head). Not "is it binary": a model's head can
+    be valid UTF-8 (names, and varints that happen to read as characters)."""
+    pos, fields = 0, 0
+    while pos < len(head):
+        key, pos = _varint(head, pos)
+        value, pos = _varint(head, pos) if key is not None else (None, pos)
+        if key is None or value is None:
+            return fields > 0  # cut off by the end of the head
+        number, wire = key >> 3, key & 7
+        if _MODEL_FIELDS.get(number) != wire or (fields == 0 and not (number == 1 and 1 <= value <= 100)):
+            return False
+        pos += value if wire == 2 else 0
+        fields += 1
+    return fields > 0
+
+
+def _varint(data: bytes, pos: int) -> tuple[int | None, int]:
+    result = shift = 0
+    while pos < len(data) and shift < 64:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+    return None, pos
 
 
 def is_config(value: Any) -> bool:
@@ -57,10 +81,9 @@ def import_spec(source: Any, name: str | None = None, attention: str = "fused", 
         return render(_hf(source, None, name, attention))
     path = Path(source)
     try:
-        data = path.read_bytes()
+        kind, data = _contents(path)
     except OSError as exc:
         raise SpecError(Problem(f"cannot read the file: {exc.strerror}", str(path))) from None
-    kind = source_kind(data)
     if kind == "hf":
         return render(_hf(json.loads(data.decode("utf-8")), str(path), name, attention))
     if kind == "onnx":
@@ -68,6 +91,21 @@ def import_spec(source: Any, name: str | None = None, attention: str = "fused", 
 
         return render(import_onnx(data, str(path), name=name, unknown_ops=unknown_ops))
     raise SpecError(Problem("is neither a HuggingFace config.json (a JSON object with model_type) nor an ONNX model", str(path)))
+
+
+def _contents(path: Path) -> tuple[str | None, Any]:
+    """The file's kind and contents. An ONNX model is mapped rather than read: the importer
+    touches its graph and the headers of its weights, never their data, so the pages of a
+    200 MB model's weights are not loaded at all."""
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+        if source_kind(head) == "onnx":
+            try:
+                return "onnx", mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):  # a file system without mmap: read it
+                pass
+        data = head + handle.read()
+    return source_kind(data), data
 
 
 def _hf(data: dict[str, Any], file: str | None, name: str | None, attention: str):
