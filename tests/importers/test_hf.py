@@ -58,3 +58,13 @@ def test_flopcounter_flops_and_kv_cache_equal_the_small_instance(family):
 @pytest.mark.parametrize("family", _families())
 def test_importing_twice_gives_the_same_text(family):
     assert _import(family) == _import(family)
+
+
+def test_the_llama_config_round_trips_to_the_zoo_spec():
+    from tests.conftest import SPECS
+
+    for options in (MemoryOptions(), MemoryOptions(training=False, dtype="bf16")):
+        imported = archspec.analyze(CONFIGS / "llama.json", L=8192, training=options.training)
+        written = archspec.analyze(SPECS / "llama3_8b.yaml", L=8192, training=options.training)
+        assert imported.totals == written.totals
+        assert memory(imported, options).totals == memory(written, options).totals
