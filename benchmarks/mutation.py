@@ -7,8 +7,8 @@
 Each mutation is one small semantic change a plausible bug would make (a per-element cost, a
 byte size, an optimizer's state count, a shape rule, a sharding factor, a timing factor, an
 importer default). The runner copies the package, specs and tests into a temporary folder,
-applies one mutation there, and runs the suite (`pytest -x`): the mutant is killed when a test
-fails. It prints the score per area and the survivors: each survivor is either killed by a new
+applies one mutation there, regenerates the docs (stale docs alone kill nothing), and runs the
+suite (`pytest -x`): the mutant is killed when a test fails. It prints the score per area and the survivors: each survivor is either killed by a new
 test, or written down here as equivalent (EQUIVALENT) with the reason.
 """
 
@@ -107,6 +107,8 @@ def run(mutation: Mutation | None, timeout: int, root: Path = ROOT) -> tuple[boo
             if text.count(mutation.old) != 1:
                 return False, 0.0, f"SKIPPED: the text to mutate occurs {text.count(mutation.old)} times"
             path.write_text(text.replace(mutation.old, mutation.new))
+            # the generated docs follow the code: a mutant is not "killed" by stale docs alone
+            subprocess.run([sys.executable, "-m", "archspec.docgen"], cwd=work, capture_output=True, timeout=timeout)
         start = time.perf_counter()
         try:
             result = subprocess.run(
