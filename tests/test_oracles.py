@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import analyze_one
-from tests.oracles import Counter, T, erf, exp, maximum, minimum, sigmoid, softmax, tanh
+from tests.oracles import Counter, T, erf, maximum, minimum, sigmoid, softmax, tanh
 
 SHAPE = (2, 3, 5)
 RNG = np.random.default_rng(0)
