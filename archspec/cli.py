@@ -366,8 +366,14 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         return _run(args)
-    except BrokenPipeError:
+    except BrokenPipeError:  # a closed pipe (| head): stop quietly, and let nothing flush into it at exit
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     except _UsageError as exc:
         print(f"archspec: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -378,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         if isinstance(exc, ArchspecError):
             print(f"error: {exc}", file=sys.stderr)
+        elif isinstance(exc, OSError) and exc.filename is not None:  # an output file that cannot be written
+            print(f"error: {exc.filename}: {exc.strerror}", file=sys.stderr)
         else:
             print(
                 f"internal error: {type(exc).__name__}: {exc}\n(this is a bug in archspec; rerun with --debug for details)",

@@ -171,3 +171,25 @@ def test_fit_memory_needs_a_unit_and_nothing_fitting_is_an_error(capsys):
     assert code == 2 and "give a unit" in err
     code, err = _run(capsys, "fit", SPECS / "gpt2.yaml", "--for", "B", "--memory", "1MiB")
     assert code == 1 and "no B fits" in err and "(1.00 MiB)" in err
+
+
+def test_ctrl_c_and_closed_pipes_end_cleanly(capsys, monkeypatch, tmp_path):
+    import subprocess
+    import sys
+
+    from archspec import cli
+    from tests.conftest import ROOT, SPECS
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_run", interrupted)
+    code, err = _run(capsys, "analyze", SPECS / "alexnet.yaml")
+    assert code == 130 and "interrupted" in err and "Traceback" not in err
+    monkeypatch.undo()
+    # a reader that closes the pipe early: no traceback, no "Exception ignored"
+    reader = subprocess.run(f"{sys.executable} -m archspec analyze specs/gpt3_175b.yaml | head -1", shell=True,
+                            cwd=ROOT, capture_output=True, text=True)
+    assert reader.stderr == ""
+    code, err = _run(capsys, "graph", SPECS / "alexnet.yaml", "-o", tmp_path / "missing" / "x.mmd")
+    assert code == 1 and "No such file or directory" in err
