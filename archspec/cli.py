@@ -45,6 +45,33 @@ COMMANDS = ("analyze", "validate", "compare", "conventions", "formula", "fit", "
             "roofline", "time", "plan", "import", "zoo", "graph", "report")
 
 
+# two or three examples per command, shown by --help (tests/test_cli_help.py runs every one)
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "analyze": ("archspec analyze zoo:resnet50 --depth 1", "archspec analyze zoo:gpt2 --set B=8 --set L=512 --format json",
+                "archspec analyze zoo:resnet50 --convention thop"),
+    "validate": ("archspec validate zoo:resnet50", "archspec validate zoo:swin_t --strict"),
+    "compare": ("archspec compare zoo:resnet18", "archspec compare zoo:gpt2 --format json"),
+    "conventions": ("archspec conventions",),
+    "formula": ("archspec formula zoo:resnet50 --symbolic B,H,W", "archspec formula zoo:gpt2 --symbolic B,L --format python"),
+    "fit": ("archspec fit zoo:gpt2 --for B --memory 24GiB --dtype bf16", "archspec fit zoo:resnet50 --for B --macs 1T"),
+    "memory": ("archspec memory zoo:gpt2 --dtype bf16 --set B=8", "archspec memory zoo:mistral_7b --decode --dtype bf16 --set B=8",
+               "archspec memory zoo:gpt3_175b --dtype fp16 --tp 8 --pp 8 --sp --recompute selective --microbatches 64"),
+    "sweep": ("archspec sweep zoo:resnet50 --grid B=1,8,32 --grid H=128..256:64",
+              "archspec sweep zoo:efficientnet_b0 --range width_mult=0.5:2.0 --random 20 --pareto macs,params"),
+    "schema": ("archspec schema",),
+    "devices": ("archspec devices", "archspec devices --format json"),
+    "roofline": ("archspec roofline zoo:resnet50 --device a100-80gb --set B=64",
+                 "archspec roofline zoo:llama3_8b --device h100-sxm --decode --set B=32 --set P=4096"),
+    "time": ("archspec time zoo:gpt3_175b --device a100-80gb --dtype fp16 --tp 8 --pp 8 --sp --recompute selective "
+             "--global-batch 64", "archspec time zoo:gpt2 --device h100-sxm --gpus 8 --global-batch 64 --tokens 1B --price 2"),
+    "plan": ("archspec plan zoo:gpt2 --device a100-40gb --gpus 8 --global-batch 32",),
+    "import": ("archspec import config.json -o model.yaml", "archspec import model.onnx --unknown-ops zero"),
+    "zoo": ("archspec zoo", "archspec zoo --format json"),
+    "graph": ("archspec graph zoo:resnet18 --depth 1", "archspec graph zoo:alexnet --format dot"),
+    "report": ("archspec report zoo:resnet50 -o resnet50.html",),
+}
+
+
 class _Skipped:
     """Stands for the parser of a command that is not run: every call is accepted and ignored
     (building all 20 command parsers is a fifth of a short command's start)."""
@@ -66,6 +93,16 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"archspec {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    with_examples = commands.add_parser
+
+    def add_with_examples(name: str, **kwargs):
+        kwargs.setdefault("description", kwargs.get("help"))
+        if name in EXAMPLES:
+            kwargs["epilog"] = "examples:\n" + "\n".join(f"  {example}" for example in EXAMPLES[name])
+            kwargs["formatter_class"] = argparse.RawDescriptionHelpFormatter
+        return with_examples(name, **kwargs)
+
+    commands.add_parser = add_with_examples
     if only is not None:
         add_parser = commands.add_parser
         commands.add_parser = lambda name, **kwargs: add_parser(name, **kwargs) if name == only else _Skipped()
