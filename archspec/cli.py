@@ -202,7 +202,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     memory.add_argument("--gpus-per-node", type=_depth, default=8, metavar="N", help="with --convention deepspeed (default 8)")
     memory.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
-    memory.add_argument("--per-layer", action="store_true", help="saved activations and KV cache per layer too")
+    memory.add_argument("--per-layer", action="store_true", help="saved activations and KV cache per layer too, as a table")
+    memory.add_argument("--depth", type=_depth, default=None, metavar="N", help="with --per-layer: one row per block N levels down")
 
     sweep = add_spec_command("sweep", "evaluate costs over a grid or random samples of params")
     sweep.add_argument("--grid", action="append", default=[], metavar="NAME=VALUES", help="an axis: 1,2,4 or a..b or a..b:step")
@@ -752,10 +753,35 @@ def _memory(args: argparse.Namespace) -> int:
         for key, value in result.decode.items():
             show(key, value)
     if args.per_layer:
-        for layer in result.layers:
-            if layer["saved_activations"] or layer["kv_cache"]:
-                print(f"  {layer['name']} ({layer['type']}): saved {human_bytes(layer['saved_activations'])}, kv cache {human_bytes(layer['kv_cache'])}")
+        print()
+        print(_memory_layers(result.layers, args.depth, options.training))
     return EXIT_OK
+
+
+def _memory_layers(layers: list[dict], depth: int | None, training: bool) -> str:
+    """Saved activations and KV cache per layer (or per block at `depth`), an aligned table with
+    each row's share of the total."""
+    from archspec.dims import as_plain, total
+    from archspec.formats import human_bytes, table_blocks, terminal_width
+
+    groups: dict[str, list[dict]] = {}
+    for layer in layers:
+        key = ".".join(layer["name"].split(".")[:depth]) if depth else layer["name"]
+        groups.setdefault(key, []).append(layer)
+    saved_total = as_plain(total(layer["saved_activations"] for layer in layers))
+    rows = []
+    for key, members in groups.items():
+        saved = as_plain(total(m["saved_activations"] for m in members))
+        cache = as_plain(total(m["kv_cache"] for m in members))
+        if not saved and not cache:
+            continue
+        kind = members[0]["type"] if len(members) == 1 else f"{len(members)} layers"
+        share = f"{100 * saved / saved_total:.1f}%" if isinstance(saved, int) and isinstance(saved_total, int) and saved_total else "-"
+        rows.append([key, kind, human_bytes(saved), share, human_bytes(cache)])
+    kv_total = as_plain(total(layer["kv_cache"] for layer in layers))
+    rows.append(["total", "", human_bytes(saved_total), "100%" if saved_total else "-", human_bytes(kv_total)])
+    header = ["layer" if not depth else "block", "type", "saved" if training else "saved (training)", "share", "kv cache"]
+    return "\n".join(table_blocks(header, rows, {2, 3, 4}, terminal_width()))
 
 
 def _time(args: argparse.Namespace) -> int:

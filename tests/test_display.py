@@ -67,3 +67,14 @@ def test_tables_fit_the_terminal_width(capsys, monkeypatch):
     assert main(["analyze", str(SPECS / "gpt3_175b.yaml"), "--set", "B=null", "--set", "L=null", "--set", "n_layer=null"]) == 0
     out = capsys.readouterr().out
     assert "archspec formula SPEC --symbolic" in out and max(map(len, out.splitlines()[:-2])) <= 80
+
+
+def test_memory_per_layer_is_a_table_with_shares(capsys):
+    from archspec.cli import main
+
+    assert main(["memory", str(SPECS / "resnet18.yaml"), "--per-layer", "--depth", "1"]) == 0
+    out = capsys.readouterr().out
+    table = out[out.index("block "):].splitlines()
+    shares = [float(line.split()[-3].rstrip("%")) for line in table if line.startswith(("conv1", "bn1", "relu", "maxpool", "layer", "fc"))]
+    assert len(shares) == 9 and abs(sum(shares) - 100) < 0.5
+    assert "21.23 MiB" in table[-1]
