@@ -284,6 +284,26 @@ def literal(text: str, source: str) -> Fraction:
     return check_size(Fraction(text), source)
 
 
+MAX_SYMBOLIC_DEGREE = 64  # a param to a higher power is no size; bound later, it would be a huge number
+MAX_SYMBOLIC_NODES = 2000  # a formula this large is no spec's; sympy would take seconds over it
+
+
+def check_symbolic(value: Any, source: str) -> Any:
+    """Refuse a formula whose powers or size would make sympy (or a later binding) explode:
+    `a*a*...` chained through params grows the degree, sums of products grow the tree."""
+    import sympy
+
+    if not isinstance(value, sympy.Basic) or value.is_Number:
+        return value
+    for power in value.atoms(sympy.Pow):
+        if power.exp.is_Integer and abs(int(power.exp)) > MAX_SYMBOLIC_DEGREE:
+            raise ExprError(f"{source!r} raises a param to the power {power.exp}; formulas stay below degree {MAX_SYMBOLIC_DEGREE}")
+    nodes = sum(1 for _ in sympy.preorder_traversal(value))
+    if nodes > MAX_SYMBOLIC_NODES:
+        raise ExprError(f"{source!r} builds a formula of {nodes:,} terms; formulas stay below {MAX_SYMBOLIC_NODES:,}")
+    return value
+
+
 def check_size(value: Any, source: str) -> Any:
     """Refuse an exact number beyond MAX_RESULT_BITS (numerator or denominator)."""
     if isinstance(value, int):
@@ -467,10 +487,10 @@ def _evaluate(node: Node, env: Mapping[str, Any], source: str) -> Any:
         return check_size(_NUMBER_OPS[node.op](left, right), source)
     left, right = _sym(left), _sym(right)
     if node.op == "//":
-        return floordiv(left, right)
+        return check_symbolic(floordiv(left, right), source)
     if node.op == "%":
-        return left - right * floordiv(left, right)
-    return _NUMBER_OPS[node.op](left, right)
+        return check_symbolic(left - right * floordiv(left, right), source)
+    return check_symbolic(_NUMBER_OPS[node.op](left, right), source)
 
 
 _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {

@@ -193,3 +193,12 @@ def test_ctrl_c_and_closed_pipes_end_cleanly(capsys, monkeypatch, tmp_path):
     assert reader.stderr == ""
     code, err = _run(capsys, "graph", SPECS / "alexnet.yaml", "-o", tmp_path / "missing" / "x.mmd")
     assert code == 1 and "No such file or directory" in err
+
+
+def test_formulas_that_would_explode_are_refused(capsys, tmp_path):
+    # a chain of params, each 80 copies of the previous multiplied: degree 80**6 if allowed
+    params = ["  a0: null"] + [f"  a{i}: " + "*".join([f"a{i - 1}"] * 80) for i in range(1, 7)]
+    path = tmp_path / "chain.yaml"
+    path.write_text("params:\n" + "\n".join(params) + "\ninputs: {x: {shape: [1, 3]}}\nlayers: [ReLU]\n")
+    code, err = _run(capsys, "analyze", path)
+    assert code == 1 and "below degree 64" in err and "chain.yaml:3" in err
