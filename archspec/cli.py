@@ -224,6 +224,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sweep.add_argument("--sort", default=None, metavar="METRIC", help="table: the metric to sort by (default: the first)")
     sweep.add_argument("--plot", default=None, metavar="FILE", help="draw the metrics (or the Pareto front) to FILE.png, .svg or .pdf; needs matplotlib")
     sweep.add_argument("--workers", type=_depth, default=None, metavar="N", help="processes for per-structure analyses (default: all cores)")
+    sweep.add_argument("--executor", choices=("local", "dask"), default="local",
+                       help="where structural analyses run: processes here (default), or a Dask cluster")
+    sweep.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="with --executor dask: a running scheduler (tcp://HOST:8786); default a local cluster")
     sweep.add_argument("--max-points", type=_depth, default=10**8, metavar="N",
                        help="refuse a sweep of more points before it starts (default 100,000,000)")
     _add_memory_options(sweep, "with memory metrics: ")

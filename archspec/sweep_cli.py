@@ -66,7 +66,8 @@ def run_sweep(args, bindings: dict[str, Any]) -> int:
     from archspec.cli import _layout, _memory_options
 
     memory = replace(_memory_options(args), layout=_layout(args))
-    plan = Plan(args.spec, axes, metrics, bindings, workers, progress=False, memory=memory)
+    plan = Plan(args.spec, axes, metrics, bindings, workers, progress=False, memory=memory, executor=args.executor,
+                scheduler=args.scheduler)
     names = [a.name for a in axes]
     points = points_of(axes, args.random, args.seed, plan.integer_axes)
     sink = _sink(args, out, names, metrics, pareto)
@@ -93,6 +94,8 @@ def run_sweep(args, bindings: dict[str, Any]) -> int:
     except BaseException:
         sink.abandon()
         raise
+    finally:
+        plan.close()
     seconds = time.perf_counter() - start
     summary = f"{done:,} points ({valid:,} kept and valid), {plan.method} evaluation, {seconds:.2f} s"
     print(summary, file=sys.stderr)

@@ -267,6 +267,8 @@ def sweep(
     workers: int | None = None,
     progress: bool = False,
     memory: Any = None,
+    executor: str = "local",
+    scheduler: str | None = None,
 ) -> Sweep:
     """Evaluate `metrics` at every point of a grid, or at `samples` random points.
 
@@ -285,17 +287,21 @@ def sweep(
         axes.append(range_axis(f"{name}={low}:{high}"))
     if not axes:
         raise SweepError("give at least one axis (grid or ranges)")
-    plan = Plan(spec, axes, list(metrics), bindings, workers, progress, memory=memory)
+    plan = Plan(spec, axes, list(metrics), bindings, workers, progress, memory=memory, executor=executor, scheduler=scheduler)
     result = Sweep([a.name for a in axes], list(metrics), method=plan.method)
-    for chunk in plan.chunks(points_of(axes, samples, seed, plan.integer_axes)):
-        result.rows.extend(chunk.rows())
+    try:
+        for chunk in plan.chunks(points_of(axes, samples, seed, plan.integer_axes)):
+            result.rows.extend(chunk.rows())
+    finally:
+        plan.close()
     return result
 
 
 class Plan:
     """How a sweep is evaluated (see the module docstring), prepared once for all its points."""
 
-    def __init__(self, spec, axes, metrics, bindings=None, workers=None, progress=False, memory=None):
+    def __init__(self, spec, axes, metrics, bindings=None, workers=None, progress=False, memory=None, executor="local",
+                 scheduler=None):
         from archspec.engine import analyze
         from archspec.memory import MemoryOptions
         from archspec.spec import validate
@@ -310,6 +316,9 @@ class Plan:
             a.name for a in axes if a.name in layout_axes or not isinstance(model.spec.params[a.name], Fraction)
         )
         self.spec, self.metrics, self.progress = spec, list(metrics), progress
+        if executor not in ("local", "dask"):
+            raise SweepError(f"executor {executor!r}: choose local (processes on this machine) or dask")
+        self.executor, self.scheduler, self._client = executor, scheduler, None
         self.names = [a.name for a in axes]
         self.base = dict(bindings or {})
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
@@ -331,6 +340,32 @@ class Plan:
                 self.formulas = Formulas(report, self.names, self.metrics, self.memory)
             except ValueError:  # not an integer formula numpy can evaluate exactly
                 self.sizes, self.structural, self.method = [], list(self.names), "per-point"
+
+    def dask_map(self, jobs: list) -> Iterator[list[dict[str, Any]]]:
+        """The structures' analyses on a Dask cluster (--scheduler tcp://HOST:PORT, or a local
+        cluster of `workers` processes), in order; results stream back as they finish."""
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise SweepError("--executor dask needs Dask: pip install 'archspec-nn[dask]'") from None
+        if self._client is None:
+            if self.scheduler:
+                self._client = Client(self.scheduler)
+            else:
+                cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None)
+                self._client = Client(cluster)
+        futures = self._client.map(_evaluate_group, jobs, pure=False)
+        for future in futures:  # in order: each chunk's rows are assembled as its points came
+            yield future.result()
+
+    def close(self) -> None:
+        """Release a Dask client (and the local cluster it started)."""
+        if self._client is not None:
+            cluster = self._client.cluster if not self.scheduler else None
+            self._client.close()
+            if cluster is not None:
+                cluster.close()
+            self._client = None
 
     @property
     def _training(self) -> bool:
@@ -431,8 +466,10 @@ def _grouped(plan: Plan, points: list[tuple]) -> Chunk:
              plan.memory, plan.layout_axes)
             for key, members in groups.items()]
     rows: list[dict[str, Any] | None] = [None] * len(points)
-    parallel = plan.workers > 1 and len(jobs) >= 8 and not isinstance(plan.spec, dict)
-    if parallel:
+    parallel = plan.executor == "local" and plan.workers > 1 and len(jobs) >= 8 and not isinstance(plan.spec, dict)
+    if plan.executor == "dask":
+        results = plan.dask_map(jobs)
+    elif parallel:
         pool = ProcessPoolExecutor(max_workers=plan.workers)
         results = pool.map(_evaluate_group, jobs, chunksize=max(1, len(jobs) // (8 * plan.workers)))
     else:

@@ -98,3 +98,22 @@ def test_text_cells_cannot_start_a_spreadsheet_formula():
 def test_workers_are_capped_at_the_cores(capsys):
     code, _, err = _run(capsys, "sweep", RESNET18, "--grid", "B=1,2", "--workers", 1000)
     assert code == 0 and "capped at" in err
+
+
+def test_a_structural_sweep_on_a_dask_cluster_equals_the_local_one():
+    pytest.importorskip("distributed")  # the dask extra (in the test extras)
+    grid = {"width_mult": "0.5,1.0,1.5", "depth_mult": "0.5,1.0,1.5"}
+    local = archspec.sweep(SPECS / "efficientnet_b0.yaml", grid, workers=1)
+    on_dask = archspec.sweep(SPECS / "efficientnet_b0.yaml", grid, workers=2, executor="dask")
+    assert local.method == on_dask.method == "per-point"
+    assert local.rows == on_dask.rows
+
+
+def test_dask_missing_or_a_bad_executor_are_clear_errors(monkeypatch):
+    from archspec.sweeps import SweepError
+
+    with pytest.raises(SweepError, match="choose local"):
+        archspec.sweep(RESNET18, {"B": "1,2"}, executor="ray")
+    monkeypatch.setitem(__import__("sys").modules, "distributed", None)
+    with pytest.raises(SweepError, match="archspec-nn\\[dask\\]"):
+        archspec.sweep(SPECS / "efficientnet_b0.yaml", {"width_mult": "0.5,1.0"}, executor="dask")
