@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import math
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Mapping
@@ -22,7 +23,7 @@ from archspec.errors import (
     SpecError,
     did_you_mean,
 )
-from archspec.expr import Expr, parse
+from archspec.expr import Expr, check_size, literal, parse
 from archspec.layers.base import IntArg, Layer, Saved, Shape, evaluate_int_arg, format_shape
 from archspec.limits import DEFAULT_LIMITS, Limits
 from archspec.report import ROW_MEMORY_KEYS, TOTAL_KEYS, LayerRow, Report, Storage
@@ -452,11 +453,20 @@ def bind_params(spec: Spec, source: SpecSource, bindings: Mapping[str, Any]) -> 
             env[name] = _param_value(name, value, env)
         except ExprError as exc:
             if name in bindings:
-                message = f"--set {name}={value}: {exc}; a value is a number, an expression of the params declared before {name}, or null"
+                message = (f"--set {name}={_shown(value)}: {exc}; a value is a number, an expression of the params declared "
+                           f"before {name}, or null")
             else:
                 message = f"param '{name}': {exc}"
             raise SpecError(source.problem(message, ("params", name))) from None
     return env
+
+
+def _shown(value: Any) -> str:
+    """A value for a message: a huge integer by its size (Python will not print 4,301 digits)."""
+    if isinstance(value, int) and value.bit_length() > 256:
+        return f"<an integer of {value.bit_length():,} bits>"
+    text = str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _param_value(name: str, value: Any, env: Mapping[str, Any]) -> Any:
@@ -469,9 +479,11 @@ def _param_value(name: str, value: Any, env: Mapping[str, Any]) -> Any:
     if isinstance(value, bool):
         raise ExprError(f"expected a number or an expression, found {value!r}")
     if isinstance(value, (int, Fraction)):
-        return to_exact(value)
+        return to_exact(check_size(value, f"{name}=..."))  # bounded before any use (a 4,301-digit int)
     if isinstance(value, float):
-        return to_exact(Fraction(str(value)))
+        if not math.isfinite(value):
+            raise ExprError(f"{name}={value}: expected a finite number")
+        return to_exact(literal(repr(value), f"{name}={value!r}"))
     if isinstance(value, str):
         if value.strip().lower() in ("null", "none", "~"):
             return _param_value(name, None, env)

@@ -142,6 +142,7 @@ def load_source(spec: Any) -> SpecSource:
             from archspec.importers import import_spec
 
             return parse_yaml(import_spec(spec), "<imported config>")
+        _check_numbers(spec, ())
         return SpecSource(spec)
     if isinstance(spec, str) and spec.startswith("zoo:"):
         spec = zoo_path(spec[4:])
@@ -169,6 +170,22 @@ def load_source(spec: Any) -> SpecSource:
     if isinstance(spec, str):
         return parse_yaml(spec, None)
     raise SpecError(f"a spec is a path, a YAML string or a dict, not {type(spec).__name__}")
+
+
+def _check_numbers(value: Any, path: tuple) -> None:
+    """A spec given as a dict: integers longer than any YAML one may be refused the same way
+    (Python will not even print 4,301 digits), before anything formats them."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int) and value.bit_length() > MAX_NUMBER_DIGITS * 3.33:
+        where = ".".join(str(p) for p in path) or "the spec"
+        raise SpecError(Problem(f"{where}: a number of {value.bit_length():,} bits; numbers have at most {MAX_NUMBER_DIGITS} digits"))
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_numbers(item, (*path, key))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _check_numbers(item, (*path, index))
 
 
 def zoo_dir() -> Path:

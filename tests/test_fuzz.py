@@ -25,6 +25,15 @@ ODD_VALUES = [
     "2**2**2**40", "H*", "H//0", "1/0", "null", "B", "-B", "max()", "ceil(H/0)", "(" * 50, [], [1, 2], [-1, 0],
     {}, {"type": "ReLU"}, "Conv2d", "input", "layer1.0", "split.7", "make_divisible(H, 8)", "H == 3",
 ]
+# numbers that would explode if computed before they are bounded (each once hung or crashed)
+EXPLOSIVE = [
+    "1e99999999", "(1/3)**-(10**60)", "0.5**(10**9)", "2**128*2**128*2**128", "(1/2)**30000", "4e400", "1e4300",
+    10**4301, int("9" * 120), float("inf"), float("-inf"), "9" * 400, "B*B*B*B*B*B*B*B*B*B*B*B*B*B*B*B*B*B*B*B*B*B*B*B",
+    "(B+1)**64*(B+2)**64", "ceil(10**80/3)", "-(2**255)", "2**256", "make_divisible(10**79, 7)",
+]
+# names that must be refused, or come out escaped in every format
+HOSTILE_NAMES = ["=cmd|' /C calc'!A0", "a|b", "x\nimport os", "\x1b[31mred", "lambda", "None", "_", "a" * 300,
+                 "<script>", "$\\&{}", "`x`", "名前"]
 
 
 def analyze_bounded(spec, **bindings):
@@ -75,11 +84,13 @@ def mutated_specs(draw):
             break
         path = draw(st.sampled_from(targets))
         container, key = parent_of(data, path), path[-1]
-        action = draw(st.sampled_from(["drop", "replace", "replace", "from", "swap"]))
+        action = draw(st.sampled_from(["drop", "replace", "replace", "from", "swap", "grow"]))
         if action == "drop":
             del container[key]
         elif action == "replace":
-            container[key] = copy.deepcopy(draw(st.sampled_from(ODD_VALUES)))
+            container[key] = copy.deepcopy(draw(st.sampled_from(ODD_VALUES + EXPLOSIVE)))
+        elif action == "grow" and isinstance(container[key], int) and not isinstance(container[key], bool):
+            container[key] = container[key] * 10 ** draw(st.integers(1, 90))  # a size mutation
         elif action == "from" and isinstance(container, dict):
             names = layer_names_in(data)
             container["from"] = draw(st.one_of(st.sampled_from(names), st.lists(st.sampled_from(names), max_size=3)))
@@ -92,7 +103,10 @@ def mutated_specs(draw):
 @settings(max_examples=3 * settings().max_examples, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(mutated_specs(), st.booleans())
 def test_mutated_zoo_specs_analyze_or_fail_cleanly(data, as_text):
-    spec = yaml.safe_dump(data, allow_unicode=True, sort_keys=False) if as_text else data
+    try:
+        spec = yaml.safe_dump(data, allow_unicode=True, sort_keys=False) if as_text else data
+    except ValueError:  # PyYAML cannot write a 4,301-digit integer; the dict goes in as it is
+        spec = data
     analyze_bounded(spec)
 
 
@@ -127,3 +141,40 @@ def test_random_documents_fail_cleanly(data):
 @given(st.text(max_size=200))
 def test_random_text_fails_cleanly(text):
     analyze_bounded(text + "\n")
+
+
+@settings(max_examples=settings().max_examples, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(ZOO), st.sampled_from(["B", "H", "W", "L", "width_mult", "depth3"]),
+       st.sampled_from(EXPLOSIVE + ODD_VALUES))
+def test_explosive_bindings_fail_cleanly(name, param, value):
+    data = yaml.safe_load(TEXTS[name])
+    if isinstance(value, (int, float, str)) and param in data.get("params", {}):
+        analyze_bounded(data, **{param: value})
+
+
+@settings(max_examples=settings().max_examples, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.sampled_from(HOSTILE_NAMES), st.text(max_size=40)), st.booleans())
+def test_hostile_names_are_refused_or_safe_in_every_format(name, as_layer):
+    import ast
+    import csv
+    import io
+
+    from archspec.formats import render
+    from archspec.formula import formulas, render_formulas
+
+    spec = {"name": "net", "params": {"B": None}, "inputs": {"x": {"shape": ["B", 3]}},
+            "layers": [{"type": "ReLU", "name": name if as_layer else "relu"}]}
+    if not as_layer:
+        spec["name"] = name
+    try:
+        report = archspec.analyze(spec)
+    except ArchspecError:
+        return  # refused: fine
+    for fmt in ("table", "json", "csv", "markdown"):
+        text = render(report, fmt)
+        assert "\x1b" not in text
+    rows = list(csv.reader(io.StringIO(render(report, "csv"))))
+    assert rows[1][0] == report.layers[0].name  # the CSV reads back
+    assert all(not cell.startswith(("=", "+", "@")) for row in rows for cell in row[:1])
+    module = render_formulas(report.name, formulas(report.totals, ("params", "macs", "flops")), ["B"], "python", [])
+    ast.parse(module)  # never code, whatever the name
