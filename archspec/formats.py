@@ -135,6 +135,17 @@ def terminal_width() -> int | None:
     return None
 
 
+def emphasis() -> bool:
+    """Bold headers and totals: on a terminal, unless NO_COLOR is set (no-color.org)."""
+    import os
+
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def bold(text: str) -> str:
+    return f"\x1b[1m{text}\x1b[0m" if emphasis() else text
+
+
 FORMULA_CELL = 28  # a formula cell longer than this is cut (archspec formula prints it whole)
 
 
@@ -159,7 +170,7 @@ def table_blocks(header: list[str], rows: list[list[str]], right: set[int], widt
         rule = "-" * len(line(header))
         if n:
             lines.append("")
-        lines += [rule, line(header), rule, *(line(row) for row in rows[:-1]), rule, line(rows[-1])]
+        lines += [rule, bold(line(header)), rule, *(line(row) for row in rows[:-1]), rule, bold(line(rows[-1]))]
     return lines
 
 

@@ -78,3 +78,17 @@ def test_memory_per_layer_is_a_table_with_shares(capsys):
     shares = [float(line.split()[-3].rstrip("%")) for line in table if line.startswith(("conv1", "bn1", "relu", "maxpool", "layer", "fc"))]
     assert len(shares) == 9 and abs(sum(shares) - 100) < 0.5
     assert "21.23 MiB" in table[-1]
+
+
+def test_emphasis_only_on_a_terminal_and_never_under_no_color(monkeypatch):
+    from archspec import formats
+
+    monkeypatch.setattr(formats.sys.stdout, "isatty", lambda: True, raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert formats.bold("total") == "\x1b[1mtotal\x1b[0m"
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert formats.bold("total") == "total"
+    monkeypatch.setattr(formats.sys.stdout, "isatty", lambda: False, raising=False)
+    monkeypatch.delenv("NO_COLOR")
+    assert formats.bold("total") == "total"
