@@ -223,6 +223,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sweep.add_argument("--top", type=_depth, default=20, metavar="K", help="table: the K smallest points by --sort (default 20)")
     sweep.add_argument("--sort", default=None, metavar="METRIC", help="table: the metric to sort by (default: the first)")
     sweep.add_argument("--plot", default=None, metavar="FILE", help="draw the metrics (or the Pareto front) to FILE.png, .svg or .pdf; needs matplotlib")
+    sweep.add_argument("--dpi", type=_depth, default=200, metavar="N", help="--plot resolution of a PNG (default 200)")
     sweep.add_argument("--workers", type=_depth, default=None, metavar="N", help="processes for per-structure analyses (default: all cores)")
     sweep.add_argument("--executor", choices=("local", "dask"), default="local",
                        help="where structural analyses run: processes here (default), or a Dask cluster")

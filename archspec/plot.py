@@ -34,49 +34,91 @@ def _scale(axis, values: list[float], which: str) -> None:
         getattr(axis, f"set_{which}scale")("log")
 
 
+def _ticks(axis, metric: str, which: str) -> None:
+    """Engineering tick labels: 1.5G, 300M (bytes in binary units: 24 GiB)."""
+    from matplotlib.ticker import EngFormatter, FuncFormatter
+
+    target = axis.yaxis if which == "y" else axis.xaxis
+    if metric in UNITS:
+        target.set_major_formatter(EngFormatter(sep=""))
+    elif metric not in ("B", "H", "W", "L") and metric in _BYTE_METRICS:
+        target.set_major_formatter(FuncFormatter(lambda v, _: _binary(v)))
+
+
+_BYTE_METRICS = {"weights", "gradients", "optimizer", "master_weights", "saved_activations", "training_total",
+                 "inference_peak", "kv_cache", "inference_total"}
+
+
+def _binary(value: float) -> str:
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(value) >= size:
+            return f"{value / size:g} {unit}"
+    return f"{value:g} B"
+
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+STYLES = ("-", "--", "-.", ":")
+
+
 def sweep_figure(rows: list[dict[str, Any]], axes: list[str], metrics: list[str], pareto: tuple[str, str] | None, title: str = ""):
-    """A matplotlib Figure: the Pareto front of two metrics, or each metric against the first axis."""
+    """A matplotlib Figure for a paper: the Pareto front of two metrics (points coloured by the
+    first axis), or each metric against the first axis; engineering tick labels; axes that hold
+    one value are stated once in the title; coinciding curves told apart by marker and line."""
     pyplot = _pyplot()
     valid = [r for r in rows if not r.get("error")]
+    constant = [n for n in axes if len({r[n] for r in valid}) == 1]
+    varying = [n for n in axes if n not in constant]
+    if constant and valid:
+        title = (title + ": " if title else "") + ", ".join(f"{n}={valid[0][n]}" for n in constant)
     if pareto is not None:
         first, second = pareto
-        figure, axis = pyplot.subplots(figsize=(7, 5))
-        others = [r for r in valid if not r.get("pareto")]
+        figure, axis = pyplot.subplots(figsize=(6.4, 4.6))
         front = sorted((r for r in valid if r.get("pareto")), key=lambda r: r[first])
-        axis.scatter([r[first] for r in others], [r[second] for r in others], s=8, alpha=0.4, label="points")
-        axis.plot([r[first] for r in front], [r[second] for r in front], "o-", color="C3", label="Pareto front")
+        colour_by = varying[0] if varying else None
+        points = axis.scatter([r[first] for r in valid], [r[second] for r in valid], s=10, alpha=0.6,
+                              c=[float(r[colour_by]) for r in valid] if colour_by else None, cmap="viridis")
+        if colour_by:
+            figure.colorbar(points, ax=axis, label=colour_by)
+        axis.plot([r[first] for r in front], [r[second] for r in front], "o-", color="C3", linewidth=1.5, markersize=5,
+                  label=f"Pareto front ({len(front)})")
         axis.set_xlabel(UNITS.get(first, first))
         axis.set_ylabel(UNITS.get(second, second))
         _scale(axis, [r[first] for r in valid], "x")
         _scale(axis, [r[second] for r in valid], "y")
-        axis.legend()
+        _ticks(axis, first, "x")
+        _ticks(axis, second, "y")
+        axis.legend(fontsize="small")
     else:
-        x_name, rest = axes[0], axes[1:]
-        figure, plots = pyplot.subplots(len(metrics), 1, figsize=(7, 3.2 * len(metrics)), squeeze=False)
+        x_name = varying[0] if varying else axes[0]
+        rest = [n for n in varying if n != x_name]
+        figure, plots = pyplot.subplots(len(metrics), 1, figsize=(6.4, 3.0 * len(metrics)), squeeze=False)
         series: dict[tuple, list[dict[str, Any]]] = {}
         for row in valid:
             series.setdefault(tuple(row[name] for name in rest), []).append(row)
         for metric, (axis,) in zip(metrics, plots):
-            for key, members in list(series.items())[:MAX_LINES]:
+            for k, (key, members) in enumerate(list(series.items())[:MAX_LINES]):
                 members = sorted(members, key=lambda r: r[x_name])
                 label = ", ".join(f"{n}={v}" for n, v in zip(rest, key)) or None
-                axis.plot([r[x_name] for r in members], [r[metric] for r in members], "o-", markersize=3, label=label)
+                axis.plot([r[x_name] for r in members], [r[metric] for r in members], marker=MARKERS[k % len(MARKERS)],
+                          linestyle=STYLES[k % len(STYLES)], markersize=4, label=label)
             axis.set_xlabel(x_name)
             axis.set_ylabel(UNITS.get(metric, metric))
             _scale(axis, [r[metric] for r in valid], "y")
+            _ticks(axis, metric, "y")
+            axis.grid(True, alpha=0.3)
             if rest and axis is plots[0][0]:
                 shown = min(len(series), MAX_LINES)
                 axis.legend(fontsize="small", title=f"{shown} of {len(series)} series" if len(series) > shown else None)
     if title:
-        figure.suptitle(title, fontsize="small")
+        figure.suptitle(title, fontsize="medium")
     figure.tight_layout()
     return figure
 
 
-def plot_sweep(rows, axes, metrics, pareto, path: Path, title: str = "") -> None:
-    """Draw the sweep to a PNG or SVG file."""
+def plot_sweep(rows, axes, metrics, pareto, path: Path, title: str = "", dpi: int = 200) -> None:
+    """Draw the sweep to a PNG, SVG or PDF file."""
     figure = sweep_figure(rows, axes, metrics, pareto, title)
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, dpi=dpi)
     _pyplot().close(figure)
 
 

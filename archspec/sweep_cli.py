@@ -105,7 +105,8 @@ def run_sweep(args, bindings: dict[str, Any]) -> int:
 
         if pareto is not None:
             mark_pareto(plotted, *pareto)
-        _atomic(plot, lambda path: plot_sweep(plotted, names, metrics, pareto, path, title=Path(args.spec).stem))
+        _atomic(plot, lambda path: plot_sweep(plotted, names, metrics, pareto, path, title=Path(args.spec).stem,
+                                                  dpi=args.dpi))
     return 0
 
 

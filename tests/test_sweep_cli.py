@@ -117,3 +117,20 @@ def test_dask_missing_or_a_bad_executor_are_clear_errors(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "distributed", None)
     with pytest.raises(SweepError, match="archspec-nn\\[dask\\]"):
         archspec.sweep(SPECS / "efficientnet_b0.yaml", {"width_mult": "0.5,1.0"}, executor="dask")
+
+
+def test_plots_for_a_paper(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    from archspec.plot import sweep_figure
+
+    rows = archspec.sweep(SPECS / "resnet18.yaml", {"B": "1..4", "H": "224"}, ["params", "macs"]).rows
+    figure = sweep_figure(rows, ["B", "H"], ["params", "macs"], None, "resnet18")
+    assert figure._suptitle.get_text() == "resnet18: H=224"  # a constant axis stated once
+    labels = [t.get_text() for t in figure.axes[1].get_yticklabels()]
+    figure.canvas.draw()
+    labels = [t.get_text() for t in figure.axes[1].get_yticklabels()]
+    assert any(label.endswith("G") for label in labels)  # engineering ticks: 3G, not 3e9
+    out = tmp_path / "front.pdf"
+    assert main(["sweep", str(SPECS / "resnet18.yaml"), "--grid", "B=1,2", "--grid", "depth1=1..3", "--pareto",
+                 "macs,params", "--plot", str(out)]) == 0
+    assert out.read_bytes().startswith(b"%PDF")
