@@ -329,13 +329,14 @@ class Plan:
             if a.name not in self.integer_axes or any(isinstance(v, Fraction) for v in _non_range_values(a))
         ]
         spec_axes = [n for n in self.names if n not in fractional and n not in layout_axes]
-        self.sizes, self.structural = _classify(spec, spec_axes, self.base)
+        self.sizes, self.structural, free_report = _classify(spec, spec_axes, self.base, self._training)
         self.structural += fractional + layout_axes  # a layout size is bound per group of points
         self.layout_axes = tuple(layout_axes)
         self.method = "vectorized" if not self.structural else "per-point" if not self.sizes else "grouped"
         self.formulas = None
         if self.method == "vectorized":
-            report = analyze(spec, **self.base, **{n: None for n in self.names}, training=self._training)
+            # the classifying analysis already had every axis free (the symbolic analysis runs once)
+            report = free_report or analyze(spec, **self.base, **{n: None for n in self.names}, training=self._training)
             try:
                 self.formulas = Formulas(report, self.names, self.metrics, self.memory)
             except ValueError:  # not an integer formula numpy can evaluate exactly
@@ -434,15 +435,16 @@ def _non_range_values(axis: Axis) -> tuple[Number, ...]:
     return (*listed, *(v for v in (axis.low, axis.high) if v is not None))
 
 
-def _classify(spec, names, base) -> tuple[list[str], list[str]]:
-    """Split the axes into size params (may stay free) and structural ones (need numbers)."""
+def _classify(spec, names, base, training: bool = False):
+    """Split the axes into size params (may stay free) and structural ones (need numbers); the
+    analysis with every axis free too, when there is one (the vectorized path reuses it)."""
     from archspec.engine import analyze
 
     if not names:
-        return [], []
+        return [], [], None
     try:
-        analyze(spec, **base, **{n: None for n in names})
-        return list(names), []
+        report = analyze(spec, **base, **{n: None for n in names}, training=training)
+        return list(names), [], report
     except ArchspecError:
         pass
     sizes = []
@@ -452,7 +454,7 @@ def _classify(spec, names, base) -> tuple[list[str], list[str]]:
             sizes.append(name)
         except ArchspecError:
             continue
-    return sizes, [n for n in names if n not in sizes]
+    return sizes, [n for n in names if n not in sizes], None
 
 
 def _grouped(plan: Plan, points: list[tuple]) -> Chunk:
