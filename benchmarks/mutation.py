@@ -55,7 +55,8 @@ MUTATIONS = [
     Mutation("memory", "archspec/memory.py", '"bf16": 2,', '"bf16": 4,', "bf16 is 4 bytes"),
     Mutation("memory", "archspec/memory.py", "ceildiv(count, 2)", "ceildiv(count, 1)", "int4 one value per byte"),
     # ---- layers: shape rules and counts
-    Mutation("layers", "archspec/layers/linear.py", "(self.out_features if self.bias else 0)", "0", "Linear bias not counted"),
+    Mutation("layers", "archspec/layers/linear.py", "return x[-1] * self.out_features + (self.out_features if self.bias else 0)",
+             "return x[-1] * self.out_features", "Linear bias not counted"),
     Mutation("layers", "archspec/layers/attention.py", "+ 3 * int(self.softcap) + 5\n", "+ 3 * int(self.softcap) + 4\n",
              "softmax 5 -> 4 per score in attention"),
     Mutation("layers", "archspec/layers/attention.py", "ROPE_FLOPS_PER_PAIR = 7", "ROPE_FLOPS_PER_PAIR = 6", "rotary 7 -> 6"),
