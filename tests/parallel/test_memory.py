@@ -151,3 +151,24 @@ def test_free_layout_sizes_give_formulas():
     for tp, dp in [(1, 1), (2, 4), (8, 16)]:
         bound = parallel_memory(report, OPTIONS, Layout(tp=tp, dp=dp, zero=1)).devices["most_loaded"]
         assert evaluate_at(free["total"], {"tp": tp, "dp": dp}) == bound["total"]
+
+
+def test_expert_parallel_all_to_all_sends_every_routed_copy_to_the_other_ranks():
+    # per MoE layer and micro-batch each device sends each of its tokens' k routed copies (D
+    # values each, bf16) to the ranks holding those experts, 4 times: dispatch and combine,
+    # forward and backward; with experts spread evenly, (ep - 1)/ep of the copies leave the device
+    layers, batch, length, k, width, ep = 2, 1, 16, 2, 4096, 8
+    report = archspec.analyze(SPECS / "mixtral_8x7b.yaml", B=batch, L=length, n_layer=layers)
+    sent = comm(report, ep=ep, dp=ep)["ep"]
+    assert sent == {"all_to_all": layers * 4 * batch * length * k * width * 2 * (ep - 1) // ep}
+
+
+def test_an_lstm_on_cuda_keeps_seven_values_per_unit_and_step():
+    # the unfused LSTM cell's backward needs, per hidden unit and step: the four gate activations
+    # (i, f, g, o), the cell state c, tanh(c) and the output h (torch's LSTMCell derivative);
+    # plus the layer's input
+    steps, batch, features, hidden = 5, 3, 8, 16
+    report = archspec.analyze({"inputs": {"x": {"shape": [steps, batch, features]}},
+                               "layers": [{"type": "LSTM", "hidden_size": hidden, "proj_size": 4}]})
+    saved = memory(report, MemoryOptions(device="cuda")).totals["saved_activations"]
+    assert saved == 4 * (steps * batch * features + 7 * steps * batch * hidden)
