@@ -68,3 +68,8 @@ def test_the_llama_config_round_trips_to_the_zoo_spec():
         written = archspec.analyze(SPECS / "llama3_8b.yaml", L=8192, training=options.training)
         assert imported.totals == written.totals
         assert memory(imported, options).totals == memory(written, options).totals
+
+
+def test_the_sequence_length_defaults_to_the_smaller_of_the_maximum_and_4096():
+    assert archspec.analyze(_import("llama")).params["L"] == 4096  # max_position_embeddings 131072
+    assert archspec.analyze(_import("llama", "_small")).params["L"] == 256  # max_position_embeddings 256

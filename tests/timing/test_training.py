@@ -99,3 +99,14 @@ def test_deepseek_v3_training_flops(capsys):
     )
     assert data["training_flops_6nd_total"] == pytest.approx(6 * 37e9 * 14.8e12, rel=0.05)
     assert data["step_time_s"] > 0 and data["gpu_hours"] > 0
+
+
+@pytest.mark.parametrize("pp, v, micro", [(4, 1, 8), (8, 3, 64), (2, 2, 4)])
+def test_the_pipeline_bubble_is_one_f_one_b(pp, v, micro):
+    # Narayanan et al. 2021, sec. 2.2: with p stages, m micro-batches and v chunks per device the
+    # bubble is (p - 1) / v micro-batch times: the step spans (m + (p - 1)/v) micro-batch times
+    report = archspec.analyze(SPECS / "gpt3_175b.yaml", B=1, n_layer=pp * v * 2)
+    step = training_step(report, MIXED, Layout(tp=8, pp=pp, virtual_stages=v, microbatches=micro), get_device("a100-80gb"))
+    pipeline = step.step_time_s - step.update_s - step.communication_s.get("dp", 0.0)
+    assert pipeline / step.microbatch_s == pytest.approx(micro + (pp - 1) / v, rel=1e-12)
+    assert step.bubble_s == pytest.approx(step.microbatch_s * (pp - 1) / v, rel=1e-12)
