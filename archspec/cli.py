@@ -578,12 +578,15 @@ def _add_layout_options(parser: argparse.ArgumentParser) -> None:
 def _layout(args: argparse.Namespace):
     """The parallel layout the command line asks for, or None for one device."""
     from archspec.parallel import Layout
-    from archspec.symbolic import symbol
 
     sizes = {}
     for name in ("dp", "tp", "cp", "ep", "microbatches"):
         value = getattr(args, name)
-        sizes[name] = symbol(name) if value is None else value
+        if value is None:  # a free layout size: sympy only when asked for (a fast start otherwise)
+            from archspec.symbolic import symbol
+
+            value = symbol(name)
+        sizes[name] = value
     layout = Layout(
         **sizes, pp=args.pp, sp=args.sp, zero=3 if args.fsdp else args.zero, distributed_optimizer=args.distributed_optimizer,
         recompute=args.recompute, virtual_stages=args.virtual_stages,

@@ -30,9 +30,8 @@ from archspec.conventions import (
     mac,
     rnn_cells,
 )
-from sympy import Rational
 
-from archspec.dims import Value, as_plain, is_concrete, product
+from archspec.dims import Value, is_concrete, product, to_exact
 from archspec.layers.base import broadcast_shapes
 
 
@@ -41,7 +40,7 @@ def _per_sample(f: Facts, count: Value) -> Cost:
     if f.call != "module":
         return Cost()  # MODULES_MAPPING matches the exact type only
     if is_concrete(count) and is_concrete(f.batch):
-        return mac(as_plain(Rational(count, f.batch)))  # exact: ptflops' float, without rounding
+        return mac(to_exact(Fraction(int(count), int(f.batch))))  # exact: ptflops' float, without rounding
     return mac(count / f.batch)
 
 
