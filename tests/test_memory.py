@@ -27,13 +27,15 @@ def saved_on_cpu(spec, **bindings):
 
 @pytest.mark.parametrize("model", [m for m in REFERENCE["models"] if m["model"] in SPEC_OF], ids=lambda m: m["model"])
 @pytest.mark.parametrize("batch", [1, 2])
-def test_saved_activations_within_2_percent_of_pytorch(model, batch):
+def test_saved_activations_equal_pytorch(model, batch):
     """Bytes of distinct storages packed by torch.autograd.graph.saved_tensors_hooks in one
     train-mode forward pass on CPU, parameters excluded (tests/reference/torch_measured.json)."""
     measured = model["saved_for_backward_bytes" if batch == 1 else "saved_for_backward_bytes_b2"]
     name, bindings = SPEC_OF[model["model"]] if isinstance(SPEC_OF[model["model"]], tuple) else (SPEC_OF[model["model"]], {})
     ours = saved_on_cpu(SPECS / name, B=batch, **bindings)
-    assert abs(ours - measured) <= 0.02 * measured, (ours, measured)
+    # Every case is exact: the issue asked for 2%, and a tolerance would hide a bug of up to
+    # 3.4 MB on gpt2_seq128 (documented gaps live in test_further_saved_measurements).
+    assert ours == measured
 
 
 FURTHER = json.loads((Path(__file__).parent / "reference" / "saved_measured.json").read_text())
