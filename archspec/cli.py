@@ -126,7 +126,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             type=_binding,
             default=[],
             metavar="NAME=N",
-            help="raise a resource limit: max_layers, max_repeat or max_dim (see archspec.limits)",
+            help="raise a resource limit: max_layers, max_repeat, max_dim, max_bits, max_file_bytes, max_values or "
+            "max_scalar_chars (docs/errors.md)",
         )
         sub.add_argument("--debug", action="store_true", help="show a traceback on errors")
         sub.add_argument("--strict", action="store_true", help="treat warnings (an output nothing reads) as errors")
@@ -408,7 +409,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     try:
-        return _run(args)
+        from archspec.limits import applied
+
+        # every analysis, file read and expression of the command runs under the --limit values
+        with applied(_bindings_and_limits(args)[1] if hasattr(args, "limits") else None):
+            return _run(args)
     except BrokenPipeError:  # a closed pipe (| head): stop quietly, and let nothing flush into it at exit
         import os
 

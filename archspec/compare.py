@@ -67,7 +67,10 @@ def columns() -> tuple[Column, ...]:
 
 def compare(spec: Any, bindings: dict[str, Any] | None = None, limits=None) -> Comparison:
     """Analyze a spec under every convention and tabulate the figures by layer type."""
-    model, source = validate(spec)
+    from archspec.limits import applied
+
+    with applied(limits):
+        model, source = validate(spec)
     cols = columns()
     by_type: dict[tuple[str, str], Value] = {}
     totals: dict[str, Value] = {}

@@ -25,7 +25,7 @@ from archspec.errors import (
 )
 from archspec.expr import Expr, check_size, literal, parse
 from archspec.layers.base import IntArg, Layer, Saved, Shape, evaluate_int_arg, format_shape
-from archspec.limits import DEFAULT_LIMITS, Limits
+from archspec.limits import Limits, applied
 from archspec.report import ROW_MEMORY_KEYS, TOTAL_KEYS, LayerRow, Report, Storage
 from archspec.rows import Counting, Scope, chosen_convention, dim_limit, idle_row, layer_counts, shared_row
 from archspec.source import SpecSource
@@ -63,8 +63,9 @@ def analyze(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        model, source = validate(spec)
-        return analyze_model(model, source, bindings, limits, convention, backward, decode, training)
+        with applied(limits) as limits:  # the YAML reader and the expressions see them too
+            model, source = validate(spec)
+            return analyze_model(model, source, bindings, limits, convention, backward, decode, training)
     finally:
         if collecting:
             gc.enable()
@@ -81,8 +82,21 @@ def analyze_model(
     training: bool = False,
 ) -> Report:
     """Analyze an already validated spec."""
+    with applied(limits) as limits:
+        return _analyze_validated(model, source, bindings, limits, convention, backward, decode, training)
+
+
+def _analyze_validated(
+    model: Model,
+    source: SpecSource,
+    bindings: Mapping[str, Any] | None,
+    limits: Limits,
+    convention: str | None,
+    backward: bool,
+    decode: bool,
+    training: bool,
+) -> Report:
     spec = model.spec
-    limits = limits or DEFAULT_LIMITS
     counting = chosen_convention(convention, backward)
     bindings = dict(bindings or {})
     if decode:

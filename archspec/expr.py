@@ -27,10 +27,12 @@ from typing import Any, Callable, Mapping, Union
 from archspec.dims import ceildiv, floordiv, to_exact
 from archspec.errors import ExprError, did_you_mean
 
+from archspec.limits import active
+
 MAX_SOURCE_LENGTH = 500
 MAX_NESTING = 40
-MAX_RESULT_BITS = 256  # no spec needs a dimension beyond 2**256; stops `2**2**2**40`
-MAX_LITERAL_EXPONENT = 80  # 1e80 is beyond any size; 1e99999999 would be expanded exactly
+# Exact numbers stay below 2**max_bits (archspec.limits, settable): that stops `2**2**2**40`, and
+# a literal's exponent is bounded to match (1e80 at 256 bits), so 1e99999999 is never expanded.
 
 Number = Union[int, Fraction]
 
@@ -253,7 +255,7 @@ def parse(source: str | int) -> Expr:
         raise ExprError(f"expected a number or an expression, found {source!r}")
     if len(source) > MAX_SOURCE_LENGTH:
         raise ExprError(f"expression is {len(source)} characters long; the limit is {MAX_SOURCE_LENGTH}")
-    return _parse_text(source)
+    return _parse_text(source, active().max_bits)
 
 
 # A spec repeats the same few numbers and expressions thousands of times; an Expr is frozen, so
@@ -264,7 +266,7 @@ def _parse_int(source: int) -> Expr:
 
 
 @lru_cache(maxsize=4096)
-def _parse_text(source: str) -> Expr:
+def _parse_text(source: str, max_bits: int) -> Expr:  # max_bits: literals were size-checked against it
     return Expr(source.strip(), _Parser(source).parse())
 
 
@@ -275,12 +277,14 @@ def _is_number(value: Any) -> bool:
 def literal(text: str, source: str) -> Fraction:
     """A number literal, exact; its size is checked before it is expanded (1e99999999 is refused
     without computing 10**99999999)."""
+    max_bits = active().max_bits
+    max_exponent = max_bits * 30103 // 100000 + 3  # 80 at 256 bits
     mantissa, _, exponent = text.lower().partition("e")
-    if exponent and abs(int(exponent)) > MAX_LITERAL_EXPONENT:
-        raise ExprError(f"the number {text} in {source!r} is out of range (exponents up to {MAX_LITERAL_EXPONENT})")
+    if exponent and abs(int(exponent)) > max_exponent:
+        raise ExprError(f"the number {text} in {source!r} is out of range (exponents up to {max_exponent}; --limit max_bits)")
     digits = len(mantissa.replace(".", "").lstrip("0"))
-    if digits * 3.33 > MAX_RESULT_BITS + 64:
-        raise ExprError(f"the number {text[:20]}... in {source!r} has {digits} digits; numbers stay below 2**{MAX_RESULT_BITS}")
+    if digits * 3.33 > max_bits + 64:
+        raise ExprError(f"the number {text[:20]}... in {source!r} has {digits} digits; numbers stay below 2**{max_bits} (--limit max_bits)")
     return check_size(Fraction(text), source)
 
 
@@ -305,15 +309,16 @@ def check_symbolic(value: Any, source: str) -> Any:
 
 
 def check_size(value: Any, source: str) -> Any:
-    """Refuse an exact number beyond MAX_RESULT_BITS (numerator or denominator)."""
+    """Refuse an exact number beyond 2**max_bits (numerator or denominator)."""
     if isinstance(value, int):
         bits = value.bit_length()
     elif isinstance(value, Fraction):
         bits = max(value.numerator.bit_length(), value.denominator.bit_length())
     else:
         return value
-    if bits > MAX_RESULT_BITS:
-        raise ExprError(f"{source!r} evaluates to a number of {bits} bits; numbers stay below 2**{MAX_RESULT_BITS}")
+    max_bits = active().max_bits
+    if bits > max_bits:
+        raise ExprError(f"{source!r} evaluates to a number of {bits} bits; numbers stay below 2**{max_bits} (--limit max_bits)")
     return value
 
 
@@ -366,13 +371,16 @@ def _power(base: Any, exponent: Any, source: str) -> Any:
     if _is_number(base):
         # both the numerator and the denominator grow with the exponent: (1/3)**-(10**60)
         parts = (base.numerator, base.denominator) if isinstance(base, Fraction) else (base,)
-        if any(abs(part) > 1 and abs(part).bit_length() * abs(exponent) > MAX_RESULT_BITS for part in parts):
-            raise ExprError(f"the power in {source!r} is too large (beyond 2**{MAX_RESULT_BITS})")
+        # a lower bound of the result's size, checked before computing it: past it the power is
+        # surely too large; under it the result is at most twice the limit, and checked exactly
+        max_bits = active().max_bits
+        if any(abs(part) > 1 and (abs(part).bit_length() - 1) * abs(exponent) + 1 > max_bits for part in parts):
+            raise ExprError(f"the power in {source!r} is too large (beyond 2**{max_bits}; --limit max_bits)")
         if exponent < 0:
             if base == 0:
                 raise ZeroDivisionError
-            return Fraction(1) / Fraction(base) ** -exponent
-        return base**exponent
+            return check_size(Fraction(1) / Fraction(base) ** -exponent, source)
+        return check_size(base**exponent, source)
     if abs(exponent) > 64:
         raise ExprError(f"exponent {exponent} in {source!r} is too large for a symbolic expression")
     return _sym(base) ** exponent

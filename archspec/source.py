@@ -16,16 +16,17 @@ from typing import Any
 import yaml
 
 from archspec.errors import Problem, SpecError
+from archspec.limits import active
 
-MAX_NODES = 100_000  # after alias expansion; stops billion-laughs documents quickly
+# The number of values, the file size, the longest string and the longest integer are settable
+# limits (archspec.limits: max_values, max_file_bytes, max_scalar_chars, max_bits); the nesting
+# depth is fixed, as the composer recurses.
 MAX_DEPTH = 64
-MAX_FILE_BYTES = 8 * 2**20  # a 50,000-layer spec is about 2 MB; a larger file is not a spec
 _SafeComposer = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built: same marks, twice as fast
 
 PathKey = tuple[Any, ...]
 
 _MERGE = "tag:yaml.org,2002:merge"
-MAX_NUMBER_DIGITS = 100  # 2**256 has 78 digits; a longer integer is no size
 _PLAIN_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("map", "seq", "str", "int", "float", "bool", "null", "merge")}
 
 
@@ -64,6 +65,7 @@ class _Converter:
         self.count = 0
         self.expanded: set[int] = set()  # collections already converted: met again, they are aliases
         self.aliases = 0
+        self.limits = active()
 
     def error(self, message: str, node: yaml.Node) -> SpecError:
         mark = node.start_mark
@@ -75,10 +77,10 @@ class _Converter:
             if id(node) in self.expanded:
                 self.aliases += 1
             self.expanded.add(id(node))
-        if self.count > MAX_NODES:
+        if self.count > self.limits.max_values:
             cause = (f"its aliases expand {self.aliases:,} times (an alias bomb?)" if self.aliases else
-                     "it is far larger than any network's spec")
-            raise self.error(f"the document has more than {MAX_NODES:,} values: {cause}", node)
+                     "it is far larger than any network's spec; raise it with --limit max_values=N if you mean it")
+            raise self.error(f"the document has more than {self.limits.max_values:,} values: {cause}", node)
         if len(path) > MAX_DEPTH:
             raise self.error(f"the document nests deeper than {MAX_DEPTH} levels", node)
         self.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
@@ -122,8 +124,12 @@ class _Converter:
         self.check_tag(node)
         if not isinstance(node, yaml.ScalarNode):
             raise self.error("mapping keys must be plain names", node)
-        if node.tag.endswith(":int") and len(node.value) > MAX_NUMBER_DIGITS:
-            raise self.error(f"a number of {len(node.value)} digits; numbers have at most {MAX_NUMBER_DIGITS}", node)
+        if node.tag.endswith(":int") and len(node.value) > self.limits.max_digits:
+            raise self.error(f"a number of {len(node.value)} digits; numbers have at most {self.limits.max_digits} (--limit max_bits)", node)
+        if len(node.value) > self.limits.max_scalar_chars:
+            raise self.error(
+                f"a value of {len(node.value):,} characters; values have at most {self.limits.max_scalar_chars:,} "
+                "(raise it with --limit max_scalar_chars=N if you mean it)", node)
         try:
             return self.loader.construct_object(node)
         except yaml.YAMLError as exc:
@@ -147,9 +153,11 @@ def load_source(spec: Any) -> SpecSource:
     if isinstance(spec, str) and spec.startswith("zoo:"):
         spec = zoo_path(spec[4:])
     if spec == "-":
-        data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
-        if len(data) > MAX_FILE_BYTES:
-            raise SpecError(Problem(f"standard input holds more than {MAX_FILE_BYTES:,} bytes; a spec is smaller", "<stdin>"))
+        max_bytes = active().max_file_bytes
+        data = sys.stdin.buffer.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise SpecError(Problem(f"standard input holds more than {max_bytes:,} bytes; a spec is smaller "
+                                    "(--limit max_file_bytes)", "<stdin>"))
         return parse_yaml(_decode(data, "<stdin>"), "<stdin>")
     if isinstance(spec, Path) or (isinstance(spec, str) and _looks_like_a_path(spec)):
         path = Path(spec)
@@ -173,13 +181,17 @@ def load_source(spec: Any) -> SpecSource:
 
 
 def _check_numbers(value: Any, path: tuple) -> None:
-    """A spec given as a dict: integers longer than any YAML one may be refused the same way
-    (Python will not even print 4,301 digits), before anything formats them."""
+    """A spec given as a dict: integers and strings longer than any YAML one may be are refused
+    the same way (Python will not even print 4,301 digits), before anything formats them."""
     if isinstance(value, bool):
         return
-    if isinstance(value, int) and value.bit_length() > MAX_NUMBER_DIGITS * 3.33:
+    limits = active()
+    if isinstance(value, int) and value.bit_length() > limits.max_digits * 3.33:
         where = ".".join(str(p) for p in path) or "the spec"
-        raise SpecError(Problem(f"{where}: a number of {value.bit_length():,} bits; numbers have at most {MAX_NUMBER_DIGITS} digits"))
+        raise SpecError(Problem(f"{where}: a number of {value.bit_length():,} bits; numbers have at most {limits.max_digits} digits"))
+    if isinstance(value, str) and len(value) > limits.max_scalar_chars:
+        where = ".".join(str(p) for p in path) or "the spec"
+        raise SpecError(Problem(f"{where}: a value of {len(value):,} characters; values have at most {limits.max_scalar_chars:,}"))
     if isinstance(value, dict):
         for key, item in value.items():
             _check_numbers(item, (*path, key))
@@ -227,13 +239,15 @@ def _read_head(path: Path) -> bytes:
 
 
 def _read_all(path: Path) -> bytes:
-    """The whole file, refused over MAX_FILE_BYTES before it is read."""
+    """The whole file, refused over the max_file_bytes limit before it is read."""
+    max_bytes = active().max_file_bytes
     try:
         size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise SpecError(Problem(f"the file is {size:,} bytes; a spec is at most {MAX_FILE_BYTES:,}", str(path)))
+        if size > max_bytes:
+            raise SpecError(Problem(f"the file is {size:,} bytes; a spec is at most {max_bytes:,} "
+                                    "(raise it with --limit max_file_bytes=N if you mean it)", str(path)))
         with path.open("rb") as handle:
-            return handle.read(MAX_FILE_BYTES + 1)
+            return handle.read(max_bytes + 1)
     except OSError as exc:
         raise SpecError(Problem(f"cannot read the spec file: {exc.strerror}", str(path))) from None
 

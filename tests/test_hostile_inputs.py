@@ -78,11 +78,9 @@ def test_files_that_are_not_utf8_text(capsys, tmp_path, content, message):
 
 
 def test_files_too_big_or_not_regular_are_refused_before_reading(capsys, tmp_path):
-    from archspec.source import MAX_FILE_BYTES
-
     big = tmp_path / "big.yaml"
     with big.open("wb") as handle:
-        handle.truncate(MAX_FILE_BYTES + 1)  # sparse: nothing is written
+        handle.truncate(8 * 2**20 + 1)  # one byte over the documented 8 MiB; sparse: nothing is written
     code, err = _run(capsys, "analyze", big)
     assert code == 1 and "a spec is at most" in err
     endless = tmp_path / "zero.yaml"
@@ -202,3 +200,47 @@ def test_formulas_that_would_explode_are_refused(capsys, tmp_path):
     path.write_text("params:\n" + "\n".join(params) + "\ninputs: {x: {shape: [1, 3]}}\nlayers: [ReLU]\n")
     code, err = _run(capsys, "analyze", path)
     assert code == 1 and "below degree 64" in err and "chain.yaml:3" in err
+
+
+def test_every_input_bound_is_settable_with_limit(capsys, spec, tmp_path):
+    """max_bits, max_file_bytes, max_values and max_scalar_chars: refused by default with the
+    --limit that raises them named, accepted once raised (and a lowered one refuses)."""
+    code, err = _run(capsys, "analyze", spec, "--set", "k=2**300 // 2**299 + 1")
+    assert code == 1 and "beyond 2**256; --limit max_bits" in err
+    assert _run(capsys, "analyze", spec, "--set", "k=2**300 // 2**299 + 1", "--limit", "max_bits=512")[0] == 0
+    code, err = _run(capsys, "analyze", spec, "--limit", f"max_file_bytes={len(SPEC) - 1}")
+    assert code == 1 and f"a spec is at most {len(SPEC) - 1}" in err and "--limit max_file_bytes" in err
+    described = tmp_path / "described.yaml"
+    described.write_text(f"description: {'x' * 10_001}\n" + SPEC)
+    code, err = _run(capsys, "analyze", described)
+    assert code == 1 and "a value of 10,001 characters" in err and ":1:14" in err
+    assert _run(capsys, "analyze", described, "--limit", "max_scalar_chars=20000")[0] == 0
+    wide = tmp_path / "wide.yaml"
+    wide.write_text("inputs: {x: {shape: [1, 4]}}\nlayers:\n" + "  - {type: ReLU}\n" * 60_000)
+    code, err = _run(capsys, "validate", wide)
+    assert code == 1 and "--limit max_values" in err
+    assert _run(capsys, "validate", wide, "--limit", "max_values=130000", "--limit", "max_layers=60000")[0] == 0
+
+
+def test_a_raised_limit_does_not_outlive_its_analysis():
+    """The parse cache remembers the limit a literal was checked against: 1e100 accepted under
+    max_bits=512 is refused again at the default."""
+    import archspec
+    from archspec.errors import ArchspecError
+    from archspec.limits import Limits
+
+    spec = {"params": {"B": "1e100 // 1e99"}, "inputs": {"x": {"shape": ["B", 4]}}, "layers": ["ReLU"]}
+    assert archspec.analyze(spec, limits=Limits(max_bits=512)).outputs
+    with pytest.raises(ArchspecError, match="out of range"):
+        archspec.analyze(spec)
+
+
+def test_sweep_honours_limit(capsys, tmp_path):
+    """--limit reaches every point of a sweep (it was parsed and dropped)."""
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("params: {B: 1}\ninputs: {x: {shape: [B, 4]}}\nlayers:\n  - {type: ReLU, repeat: 12000}\n")
+    # a point the limits refuse is an invalid point of the sweep, as a shape mismatch is
+    assert main(["sweep", str(deep), "--grid", "B=1,2"]) == 0
+    assert "(0 of 0 valid points" in capsys.readouterr().out
+    assert main(["sweep", str(deep), "--grid", "B=1,2", "--limit", "max_repeat=12000"]) == 0
+    assert "(2 of 2 valid points" in capsys.readouterr().out
