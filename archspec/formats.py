@@ -14,7 +14,7 @@ FORMATS = ("table", "json", "csv", "markdown")
 # archspec.formula renders these; named here so the command line need not import sympy
 FORMULA_FORMATS = ("text", "latex", "json", "python")
 
-_UNITS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
+_UNITS = ((10**18, "E"), (10**15, "P"), (10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
 
 
 _BINARY = ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
@@ -36,7 +36,7 @@ def _in_units(value: Value, units, small: str) -> str:
 
 
 def human(value: Value) -> str:
-    """A count in human units: 950, 1.23 K, 4.11 G."""
+    """A count in decimal units: 950, 1.23 K, 4.11 G (up to E, 10**18)."""
     return _in_units(value, _UNITS, "")
 
 
@@ -71,6 +71,8 @@ def to_json(report: Report) -> str:
 
 _COLUMNS = ("name", "type", "output shape", "params", "MACs", "FLOPs")
 _ACTIVE_COLUMNS = ("name", "type", "output shape", "params", "active", "MACs", "FLOPs")
+SHARE_COLUMN = "% FLOPs"
+DOMINANT_SHARE = 10  # a layer with at least this percent of the FLOPs is emphasized on a terminal
 
 
 def _has_experts(report: Report) -> bool:
@@ -78,22 +80,44 @@ def _has_experts(report: Report) -> bool:
     return any(row.experts is not None for row in report.layers) or report.totals["active_params"] != report.totals["params"]
 
 
+def _total_flops(report: Report) -> int | None:
+    """The FLOPs the share column divides by: a positive number, else None (no share column:
+    a formula's share is no single figure)."""
+    total = _fraction_as_float(as_plain(report.totals["flops"]))
+    return total if isinstance(total, (int, float)) and total > 0 else None
+
+
 def _columns(report: Report) -> tuple[str, ...]:
-    return _ACTIVE_COLUMNS if _has_experts(report) else _COLUMNS
+    columns = _ACTIVE_COLUMNS if _has_experts(report) else _COLUMNS
+    return (*columns, SHARE_COLUMN) if _total_flops(report) else columns
+
+
+def _share_text(part: Value, total: float) -> str:
+    share = 100 * float(as_plain(part)) / total
+    return f"{share:.1f}%" if share >= 0.05 or share == 0 else "<0.1%"
 
 
 def _rows(report: Report, number) -> list[list[str]]:
     active = _has_experts(report)
+    total_flops = _total_flops(report)
     rows = []
     for row in report.layers:
         if row.idle:
             continue  # a decode step: the layer does not run
         counts = [row.params, row.active_params] if active else [row.params]
-        rows.append([_row_name(row), row.type, shapes_text(row.output_shapes), *map(number, [*counts, row.macs, row.flops])])
+        share = [_share_text(row.flops, total_flops)] if total_flops else []
+        rows.append([_row_name(row), row.type, shapes_text(row.output_shapes), *map(number, [*counts, row.macs, row.flops]), *share])
     totals = report.totals
     counts = [totals["params"], totals["active_params"]] if active else [totals["params"]]
-    rows.append(["total", "", "", *map(number, [*counts, totals["macs"], totals["flops"]])])
+    rows.append(["total", "", "", *map(number, [*counts, totals["macs"], totals["flops"]]), *(["100%"] if total_flops else [])])
     return rows
+
+
+def _dominant(rows: list[list[str]], columns: tuple[str, ...]) -> frozenset[int]:
+    """Rows whose share of the FLOPs is at least DOMINANT_SHARE percent."""
+    if columns[-1] != SHARE_COLUMN:
+        return frozenset()
+    return frozenset(i for i, row in enumerate(rows[:-1]) if not row[-1].startswith("<") and float(row[-1][:-1]) >= DOMINANT_SHARE)
 
 
 def _row_name(row) -> str:
@@ -149,9 +173,11 @@ def bold(text: str) -> str:
 FORMULA_CELL = 28  # a formula cell longer than this is cut (archspec formula prints it whole)
 
 
-def table_blocks(header: list[str], rows: list[list[str]], right: set[int], width: int | None) -> list[str]:
+def table_blocks(header: list[str], rows: list[list[str]], right: set[int], width: int | None,
+                 strong: frozenset[int] = frozenset()) -> list[str]:
     """A table that fits `width`: long formula cells cut, then the columns wrapped into blocks
-    that repeat the first column (no column is dropped)."""
+    that repeat the first column (no column is dropped). The last row is the totals; the rows
+    in `strong` are emphasized as it is."""
     if width is not None:
         rows = [[_cut(c) if i in right else c for i, c in enumerate(row)] for row in rows]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
@@ -170,7 +196,8 @@ def table_blocks(header: list[str], rows: list[list[str]], right: set[int], widt
         rule = "-" * len(line(header))
         if n:
             lines.append("")
-        lines += [rule, bold(line(header)), rule, *(line(row) for row in rows[:-1]), rule, bold(line(rows[-1]))]
+        body = (bold(line(row)) if i in strong else line(row) for i, row in enumerate(rows[:-1]))
+        lines += [rule, bold(line(header)), rule, *body, rule, bold(line(rows[-1]))]
     return lines
 
 
@@ -179,10 +206,11 @@ def _cut(cell: str) -> str:
 
 
 def to_table(report: Report) -> str:
-    columns = list(_columns(report))
+    columns = _columns(report)
     rows = _rows(report, human)
     width = terminal_width()
-    lines = [headline(report), *table_blocks(columns, rows, set(range(3, len(columns))), width), summary(report)]
+    table = table_blocks(list(columns), rows, set(range(3, len(columns))), width, _dominant(rows, columns))
+    lines = [headline(report), *table, summary(report)]
     free = sorted({str(s) for v in report.totals.values() for s in getattr(v, "free_symbols", ())})
     if free and width is not None and any(len(c) > FORMULA_CELL for row in rows for c in row[3:]):
         lines.append(f"(formulas cut to fit; whole: archspec formula SPEC --symbolic {','.join(free)} --per-layer)")

@@ -92,3 +92,27 @@ def test_emphasis_only_on_a_terminal_and_never_under_no_color(monkeypatch):
     monkeypatch.setattr(formats.sys.stdout, "isatty", lambda: False, raising=False)
     monkeypatch.delenv("NO_COLOR")
     assert formats.bold("total") == "total"
+
+
+def test_share_column_divides_by_the_total_flops_and_marks_the_dominant_layers(monkeypatch):
+    """Each row's % FLOPs is its FLOPs over the total (computed here from the exact figures);
+    rows of at least 10% are bold on a terminal; a formula total has no share column."""
+    from archspec import formats
+
+    report = archspec.analyze(SPECS / "resnet18.yaml").collapsed(1)
+    lines = formats.to_table(report).splitlines()
+    header = lines[2].split()
+    assert header[-2:] == ["%", "FLOPs"]
+    for row in report.layers:
+        line = next(line for line in lines if line.startswith(row.name + " "))
+        share = 100 * row.flops / report.totals["flops"]
+        assert line.split()[-1] == (f"{share:.1f}%" if share >= 0.05 or share == 0 else "<0.1%")
+    assert lines[-2].split()[-1] == "100%"
+    monkeypatch.setattr(formats.sys.stdout, "isatty", lambda: True, raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    bold = {line.removeprefix("\x1b[1m").split()[0] for line in formats.to_table(report).splitlines() if line.startswith("\x1b[1m")}
+    dominant = {row.name for row in report.layers if 10 * row.flops >= report.totals["flops"]}
+    assert dominant == {"layer1", "layer2", "layer3", "layer4"} and bold == dominant | {"name", "total"}
+    symbolic = formats.to_table(archspec.analyze(SPECS / "resnet18.yaml", B=None))
+    assert "%" not in symbolic.splitlines()[2]

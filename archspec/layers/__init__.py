@@ -30,9 +30,13 @@ class _Registry(Mapping[str, "type[Layer]"]):
 
     def load_all(self) -> None:
         if not self._complete:
-            for module in pkgutil.iter_modules(__path__):
-                if module.name != "base" and not module.name.startswith("_"):
-                    importlib.import_module(f"{__name__}.{module.name}")
+            names = [m.name for m in pkgutil.iter_modules(__path__) if m.name != "base" and not m.name.startswith("_")]
+            for name in names:
+                importlib.import_module(f"{__name__}.{name}")
+            # the order of the modules, whichever a spec loaded first (the docs and the index are
+            # generated from it); within a module, the order of definition
+            rank = {f"{__name__}.{name}": i for i, name in enumerate(names)}
+            self._classes = dict(sorted(self._classes.items(), key=lambda item: rank.get(item[1].__module__, len(rank))))
             self._complete = True
 
     def _find(self, tag: str) -> type[Layer] | None:

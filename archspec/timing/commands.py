@@ -118,8 +118,8 @@ def run_roofline(args, report, efficiency, free_batch: Report | None = None) -> 
     elif "largest_batch" in data:
         print("no batch fits: the weights alone exceed the device memory" if data["largest_batch"] == 0 else
               "largest batch: memory does not grow with B alone (bind the other params)")
-    else:
-        print(f"time_s = {totals['time_s']}")
+    elif not _is_number(totals["time_s"]):  # free params: the bound is a formula in them
+        print(f"time >= {totals['time_s']} s")
     if args.plot:
         from archspec.plot import plot_roofline
 
@@ -182,8 +182,8 @@ def run_time(args, report, options, layout, efficiency) -> int:
         comm = ", ".join(f"{dim} {seconds(v)}" for dim, v in step.communication_s.items() if v) or "none"
         print(f"    per micro-batch  {seconds(step.microbatch_s)} (compute {seconds(step.compute_s)}); pipeline bubble {seconds(step.bubble_s)}; "
               f"exposed communication {comm}; optimizer update {seconds(step.update_s)}")
-    print(f"  model FLOPs/step   {step.training_flops:.4g}  (6 x MACs x sequences; hardware {step.hardware_flops:.4g} with recomputation; "
-          f"6 x active params x tokens {step.flops_6nd:.4g})")
+    print(f"  model FLOPs/step   {human(step.training_flops)}  (6 x MACs x sequences; hardware {human(step.hardware_flops)} with "
+          f"recomputation; 6 x active params x tokens {human(step.flops_6nd)})")
     print(f"  MFU / HFU          {step.mfu:.1%} / {step.hfu:.1%}")
     print(f"  tokens/s           {step.tokens_per_s:,.0f}  ({step.tokens_per_step:,.0f} per step)")
     memory = step.memory["total"]
@@ -191,10 +191,16 @@ def run_time(args, report, options, layout, efficiency) -> int:
     print(f"  memory per device  {human_bytes(memory)} of {device.memory / 2**30:.0f} GiB: {verdict} (most loaded device)")
     if args.tokens:
         print(f"  {grouped(data['tokens'])} tokens: {data['steps']:,.0f} steps, {seconds(data['time_s'])}, "
-              f"{data['gpu_hours']:,.0f} GPU-hours, {data['training_flops_total']:.3g} FLOPs (6ND {data['training_flops_6nd_total']:.3g})")
+              f"{amount(data['gpu_hours'])} GPU-hours, {human(data['training_flops_total'])}FLOPs "
+              f"(6ND {human(data['training_flops_6nd_total'])}FLOPs)")
         if args.price:
-            print(f"  cost               {data['cost']:,.0f} at {args.price} per GPU-hour")
+            print(f"  cost               {amount(data['cost'])} at {args.price} per GPU-hour")
     return 0
+
+
+def amount(value: float) -> str:
+    """GPU-hours or money: whole units with separators, three significant digits below 100."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
 
 
 # ---- archspec plan -------------------------------------------------------------------------

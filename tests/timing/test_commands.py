@@ -56,3 +56,17 @@ def test_plan_ranks_layouts_that_fit_by_step_time(capsys):
     times = [row["step_time_s"] for row in data["layouts"]]
     assert times and times == sorted(times)
     assert all(row["memory"] <= 40 * 2**30 for row in data["layouts"])
+
+
+def test_text_output_uses_the_unit_style_of_every_command(capsys):
+    """Counts in K/M/G/T/P, bytes in binary units, no float exponents, no stray debug lines;
+    GPU-hours below one are not rounded to 0."""
+    assert main(["roofline", str(SPECS / "resnet50.yaml"), "--device", "a100-80gb", "--set", "B=64"]) == 0
+    roofline = capsys.readouterr().out
+    assert "time_s =" not in roofline and "GFLOPs" in roofline and "GiB moved" in roofline
+    assert main(["time", str(SPECS / "gpt2.yaml"), "--device", "h100-sxm", "--gpus", "8", "--global-batch", "64",
+                 "--tokens", "1B"]) == 0
+    time = capsys.readouterr().out
+    assert "e+" not in time and " T  (6 x MACs" in time and "PFLOPs" in time
+    data = _json(capsys, "time", SPECS / "gpt2.yaml", "--device", "h100-sxm", "--gpus", 8, "--global-batch", 64, "--tokens", "1B")
+    assert 0 < data["gpu_hours"] < 1 and f"{data['gpu_hours']:.3g} GPU-hours" in time
