@@ -125,7 +125,9 @@ def render_image(dot_text: str, path: str) -> None:
 
 def svg(report: Report, depth: int | None = None) -> str:
     """A self-contained SVG drawing (no Graphviz): nodes in rows by their longest path from the
-    inputs, arrows between them; for the HTML report."""
+    inputs, arrows between them; for the HTML report. An arrow that skips rows (a skip connection)
+    runs in a lane of its own right of the boxes, never behind one; the boxes are as wide as their
+    longest line (up to a limit: a longer line ends in an ellipsis, the full text is the tooltip)."""
     nodes, edges = graph(report, depth)
     level = [0] * len(nodes)
     for a, b in sorted(edges, key=lambda e: e[1]):  # producers come before consumers
@@ -133,26 +135,41 @@ def svg(report: Report, depth: int | None = None) -> str:
     rows: dict[int, list[int]] = {}
     for i, lv in enumerate(level):
         rows.setdefault(lv, []).append(i)
-    box_w, box_h, gap_x, gap_y = 230, 54, 20, 30
-    width = max(len(members) for members in rows.values()) * (box_w + gap_x) + gap_x
+    lines = [(node.label, f"{node.kind} {node.shape}", f"{human(node.params)} params, {human(node.macs)} MACs")
+             for node in nodes]
+    char_w = 7  # px per character at font-size 11, wide enough for DejaVu Sans as well as Arial
+    box_w = min(max(230, char_w * max(len(t) for texts in lines for t in texts) + 16), 440)
+    fits = (box_w - 16) // char_w
+    box_h, gap_x, gap_y, lane_gap = 54, 20, 30, 12
+    skips = sorted((e for e in edges if level[e[1]] - level[e[0]] > 1), key=lambda e: level[e[1]] - level[e[0]])
+    boxes_width = max(len(members) for members in rows.values()) * (box_w + gap_x) + gap_x
+    width = boxes_width + (lane_gap * len(skips) + 8 if skips else 0)
     height = len(rows) * (box_h + gap_y) + gap_y
     position = {}
     for lv, members in rows.items():
-        offset = (width - len(members) * (box_w + gap_x) + gap_x) / 2
+        offset = (boxes_width - len(members) * (box_w + gap_x) + gap_x) / 2
         for k, i in enumerate(members):
             position[i] = (offset + k * (box_w + gap_x), gap_y + lv * (box_h + gap_y))
     largest = _largest(nodes)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height}" font-family="sans-serif" '
-             'font-size="11"><defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" '
-             'markerHeight="6" orient="auto"><path d="M0,0 L10,5 L0,10 z"/></marker></defs>']
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height}" font-family="sans-serif" '
+              'font-size="11"><defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" '
+              'markerHeight="6" orient="auto"><path d="M0,0 L10,5 L0,10 z"/></marker></defs>')]
     for a, b in edges:
         (xa, ya), (xb, yb) = position[a], position[b]
-        parts.append(f'<line x1="{xa + box_w / 2:.0f}" y1="{ya + box_h}" x2="{xb + box_w / 2:.0f}" y2="{yb}" '
-                     'stroke="#555" marker-end="url(#arrow)"/>')
+        if (a, b) in skips:  # down into the gap, right to its lane, down, back left above the target
+            lane = boxes_width + lane_gap * skips.index((a, b))
+            parts.append(f'<path d="M{xa + box_w / 2:.0f},{ya + box_h} v{gap_y / 2:.0f} H{lane:.0f} V{yb - gap_y / 2:.0f} '
+                         f'H{xb + box_w / 2:.0f} V{yb}" fill="none" stroke="#555" marker-end="url(#arrow)"/>')
+        else:
+            parts.append(f'<line x1="{xa + box_w / 2:.0f}" y1="{ya + box_h}" x2="{xb + box_w / 2:.0f}" y2="{yb}" '
+                         'stroke="#555" marker-end="url(#arrow)"/>')
     for i, node in enumerate(nodes):
         x, y = position[i]
-        parts.append(f'<rect x="{x:.0f}" y="{y}" width="{box_w}" height="{box_h}" rx="6" fill="{_fill(_share(node, largest))}" '
-                     'stroke="#333"/>')
-        for k, text in enumerate((node.label, f"{node.kind} {node.shape}", f"{human(node.params)} params, {human(node.macs)} MACs")):
-            parts.append(f'<text x="{x + 8:.0f}" y="{y + 16 + 14 * k}">{escape(text[:40])}</text>')
+        parts.append(f'<g><title>{escape(chr(10).join(lines[i]))}</title>'
+                     f'<rect x="{x:.0f}" y="{y}" width="{box_w}" height="{box_h}" rx="6" '
+                     f'fill="{_fill(_share(node, largest))}" stroke="#333"/>')
+        for k, text in enumerate(lines[i]):
+            shown = text if len(text) <= fits else text[: fits - 1] + "\u2026"
+            parts.append(f'<text x="{x + 8:.0f}" y="{y + 16 + 14 * k}">{escape(shown)}</text>')
+        parts.append("</g>")
     return "".join(parts) + "</svg>"

@@ -276,11 +276,17 @@ def to_html(report: Report) -> str:
         return f"<table><thead><tr>{head}</tr></thead><tbody>{lines}</tbody></table>"
 
     parts = [f"<p><b>{escape(report.name)}</b>: {escape(summary(report))}</p>"]
+    loose: list[list[str]] = []  # consecutive single layers: one table, not one table each
     for key, body in groups:
         if len(body) == 1:
-            parts.append(table(body))
-        else:
-            parts.append(f"<details><summary>{escape(key)} ({len(body)} layers)</summary>{table(body)}</details>")
+            loose += body
+            continue
+        if loose:
+            parts.append(table(loose))
+            loose = []
+        parts.append(f"<details><summary>{escape(key)} ({len(body)} layers)</summary>{table(body)}</details>")
+    if loose:
+        parts.append(table(loose))
     return "\n".join(parts)
 
 
