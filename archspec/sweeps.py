@@ -219,7 +219,7 @@ LAYOUT_AXES = ("dp", "tp", "pp", "cp", "ep", "microbatches")  # axes of a parall
 def memory_metrics() -> tuple[str, ...]:
     from archspec.memory import DECODE_KEYS, KEYS
 
-    return tuple(key for key in (*KEYS, *DECODE_KEYS) if key not in METRICS)
+    return ("memory", *(key for key in (*KEYS, *DECODE_KEYS) if key not in METRICS))
 
 
 def check_request(spec_params: dict[str, Any], axes: list[Axis], metrics: Iterable[str], memory: bool = False) -> None:
@@ -425,6 +425,8 @@ def figures(report, metrics: list[str], memory=None) -> dict[str, Any]:
                 raise ValueError("which stage is the most loaded depends on the free params")  # evaluated per point
             device = result.per_device.devices["most_loaded"]
             source.update({**device, "training_total": device["total"]})
+        # `memory`: the total the memory options ask for, to plot against a device's size
+        source["memory"] = source["training_total" if memory is None or memory.training else "inference_total"]
         values.update({m: source[m] for m in wanted})
     return values
 

@@ -134,3 +134,12 @@ def test_plots_for_a_paper(capsys, tmp_path):
     assert main(["sweep", str(SPECS / "resnet18.yaml"), "--grid", "B=1,2", "--grid", "depth1=1..3", "--pareto",
                  "macs,params", "--plot", str(out)]) == 0
     assert out.read_bytes().startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("mode, total", [("--training", "training_total"), ("--inference", "inference_total")])
+def test_memory_is_the_total_the_memory_options_ask_for(capsys, mode, total):
+    """`--metrics memory` equals the memory breakdown's total at every point, in each mode."""
+    assert main(["sweep", str(SPECS / "gpt2.yaml"), "--grid", "B=1,3", "--metrics", "memory", mode, "--format", "jsonl"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    training = mode == "--training"
+    assert [r["memory"] for r in rows] == [archspec.memory(SPECS / "gpt2.yaml", training=training, B=b).totals[total] for b in (1, 3)]
