@@ -293,7 +293,7 @@ class _Walk:
             )
         if isinstance(op, _BoundBlock):
             return self.apply_block(node, self.model.blocks[op.type], op, xs, level)
-        if getattr(op, "routes_experts", False):
+        if op.routes_experts:
             return self.apply_moe(node, op, xs, level)
         return self.apply_layer(node, op, xs, level, weights)
 

@@ -404,7 +404,7 @@ class _Parser:
             if type_name in self.blocks:
                 return self._block_call(raw, path, where, problems)
             layer = parse_layer(raw, self.blocks)
-            if hasattr(layer, "blocks"):  # a mixture of experts names the blocks it applies
+            if layer.routes_experts:  # a mixture of experts names the blocks it applies
                 count = len(problems)
                 self._check_moe(layer, path, where, problems)
                 return layer if len(problems) == count else None
@@ -580,7 +580,7 @@ def _blocks_used(node: Node) -> list[str]:
     """The blocks a node applies: a block call's type, a mixture of experts' expert blocks."""
     if isinstance(node.op, BlockCall):
         return [node.type]
-    return [name for name, _ in node.op.blocks().values()] if hasattr(node.op, "blocks") else []
+    return [name for name, _ in node.op.blocks().values()] if node.op.routes_experts else []
 
 
 def _undefined_names(spec: Spec, main: Graph, blocks: dict[str, Graph], source: SpecSource) -> list[Problem]:
@@ -629,7 +629,7 @@ def _undefined_names(spec: Spec, main: Graph, blocks: dict[str, Graph], source: 
                 value = getattr(node.op, field_name)
                 for item in value if isinstance(value, tuple) else (value,):
                     check(item, scope, (*node.path, field_name), node.where, kind)
-            if hasattr(node.op, "blocks"):  # the arguments a mixture of experts passes to its blocks
+            if node.op.routes_experts:  # the arguments a mixture of experts passes to its blocks
                 for (_, args), key in zip(node.op.blocks().values(), ("expert_args", "shared_args")):
                     for arg, value in args.items():
                         check(value, scope, (*node.path, key, arg), node.where, kind)
