@@ -318,7 +318,7 @@ class Plan:
         self.spec, self.metrics, self.progress = spec, list(metrics), progress
         if executor not in ("local", "dask"):
             raise SweepError(f"executor {executor!r}: choose local (processes on this machine) or dask")
-        self.executor, self.scheduler, self._client = executor, scheduler, None
+        self.executor, self.scheduler, self._client, self._spec_future = executor, scheduler, None, None
         self.names = [a.name for a in axes]
         self.base = dict(bindings or {})
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
@@ -355,7 +355,9 @@ class Plan:
             else:
                 cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None)
                 self._client = Client(cluster)
-        futures = self._client.map(_evaluate_group, jobs, pure=False)
+        if self._spec_future is None:  # the validated spec crosses the network once, not once per structure
+            self._spec_future = self._client.scatter(jobs[0][0], broadcast=True)
+        futures = self._client.map(_evaluate_remote, [job[1:] for job in jobs], spec=self._spec_future, pure=False)
         for future in futures:  # in order: each chunk's rows are assembled as its points came
             yield future.result()
 
@@ -366,7 +368,7 @@ class Plan:
             self._client.close()
             if cluster is not None:
                 cluster.close()
-            self._client = None
+            self._client, self._spec_future = None, None
 
     @property
     def _training(self) -> bool:
@@ -466,8 +468,11 @@ def _grouped(plan: Plan, points: list[tuple]) -> Chunk:
     for i, point in enumerate(points):
         key = tuple(point[names.index(n)] for n in plan.structural)
         groups.setdefault(key, []).append(i)
+    from archspec.limits import active
+
+    limits = active()  # a worker of another process (Dask's) does not share this one's active limits
     jobs = [(plan.spec, names, plan.sizes, plan.structural, key, [points[i] for i in members], plan.metrics, plan.base,
-             plan.memory, plan.layout_axes)
+             plan.memory, plan.layout_axes, limits)
             for key, members in groups.items()]
     rows: list[dict[str, Any] | None] = [None] * len(points)
     parallel = plan.executor == "local" and plan.workers > 1 and len(jobs) >= 8 and not isinstance(plan.spec, dict)
@@ -497,9 +502,21 @@ def _report_progress(enabled: bool, done: int, count: int) -> None:
 
 def _evaluate_group(job) -> list[dict[str, Any]]:
     """One structure: an analysis with its structural params bound (and sizes free, if any)."""
+    from archspec.limits import applied
+
+    *job, limits = job
+    with applied(limits):
+        return _evaluate_structure(*job)
+
+
+def _evaluate_remote(job, spec) -> list[dict[str, Any]]:
+    """_evaluate_group on a Dask worker: the spec comes apart from the job (scattered once)."""
+    return _evaluate_group((spec, *job))
+
+
+def _evaluate_structure(spec, names, sizes, structural, key, points, metrics, base, memory, layout_axes) -> list[dict[str, Any]]:
     from archspec.engine import analyze
 
-    spec, names, sizes, structural, key, points, metrics, base, memory, layout_axes = job
     fixed = dict(zip(structural, key))
     layout = {n: fixed.pop(n) for n in layout_axes}
     memory = _with_layout(memory, layout)
