@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import traceback
 from dataclasses import replace
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
@@ -429,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
         from archspec.errors import ArchspecError
 
         if getattr(args, "debug", False):
+            import traceback
+
             traceback.print_exc()
         if isinstance(exc, ArchspecError):
             print(f"error: {exc}", file=sys.stderr)

@@ -7,7 +7,6 @@ every problem with its location, so a user sees one clean message.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -69,6 +68,8 @@ class ShapeError(SpecError):
 
 def did_you_mean(word: str, known: Iterable[str]) -> str:
     """A ' did you mean ...?' hint, or '' when nothing is close."""
+    import difflib  # only when a name is wrong
+
     matches = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
     if not matches:
         lowered = {k.lower(): k for k in known}

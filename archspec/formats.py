@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import sys
@@ -240,6 +239,8 @@ def markdown_text(text: str) -> str:
 
 def to_csv(report: Report) -> str:
     buffer = io.StringIO()
+    import csv  # only for --format csv
+
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["name", "type", "input_shapes", "output_shapes", "params", "active_params", "buffers", "macs", "flops"])
     for row in report.layers:

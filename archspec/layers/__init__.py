@@ -8,7 +8,6 @@ this package (a new module is discovered without touching anything else; running
 from __future__ import annotations
 
 import importlib
-import pkgutil
 import typing
 from collections.abc import Iterator, Mapping
 
@@ -30,6 +29,8 @@ class _Registry(Mapping[str, "type[Layer]"]):
 
     def load_all(self) -> None:
         if not self._complete:
+            import pkgutil  # only when every layer type is wanted (the index covers a spec's own)
+
             names = [m.name for m in pkgutil.iter_modules(__path__) if m.name != "base" and not m.name.startswith("_")]
             for name in names:
                 importlib.import_module(f"{__name__}.{name}")
