@@ -13,7 +13,7 @@ FORMATS = ("table", "json", "csv", "markdown")
 # archspec.formula renders these; named here so the command line need not import sympy
 FORMULA_FORMATS = ("text", "latex", "json", "python")
 
-_UNITS = ((10**18, "E"), (10**15, "P"), (10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
+_UNITS = ((10**24, "Y"), (10**21, "Z"), (10**18, "E"), (10**15, "P"), (10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
 
 
 _BINARY = ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
@@ -35,7 +35,7 @@ def _in_units(value: Value, units, small: str) -> str:
 
 
 def human(value: Value) -> str:
-    """A count in decimal units: 950, 1.23 K, 4.11 G (up to E, 10**18)."""
+    """A count in decimal units: 950, 1.23 K, 4.11 G (up to Y, 10**24)."""
     return _in_units(value, _UNITS, "")
 
 

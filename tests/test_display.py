@@ -116,3 +116,11 @@ def test_share_column_divides_by_the_total_flops_and_marks_the_dominant_layers(m
     assert dominant == {"layer1", "layer2", "layer3", "layer4"} and bold == dominant | {"name", "total"}
     symbolic = formats.to_table(archspec.analyze(SPECS / "resnet18.yaml", B=None))
     assert "%" not in symbolic.splitlines()[2]
+
+
+def test_counts_and_bytes_have_one_unit_style():
+    """Counts in decimal units up to Y (a training budget's FLOPs), bytes in binary units."""
+    from archspec.formats import human, human_bytes
+
+    assert [human(v) for v in (950, 1234, 4.11e9, 17.69e18, 4.161e24)] == ["950", "1.23 K", "4.11 G", "17.69 E", "4.16 Y"]
+    assert [human_bytes(v) for v in (512, 1536, 3 * 2**30, 2**40)] == ["512 B", "1.50 KiB", "3.00 GiB", "1.00 TiB"]
