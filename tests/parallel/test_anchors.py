@@ -52,12 +52,14 @@ def test_first_stage_activations_and_states_match_figure_1(spec, config, figure)
     flight = in_flight(p, m, batch // b)
     dropout_mask = SEQUENCE * b * hidden * flight  # bytes: one per element, replicated without SP
     expected = figure[0] * GiB + dropout_mask
-    assert abs(tp_only["saved_activations"] - expected) / expected < 0.02
+    # 0.5%: what the paper's formulas leave out (biases, the norms' statistics, the final norm)
+    # is +0.32% at 22B and under 0.04% for the larger models; a wrong rule moves far more
+    assert abs(tp_only["saved_activations"] - expected) / expected < 0.005
     expected = figure[1] * GiB + dropout_mask / t
-    assert abs(selective["saved_activations"] - expected) / expected < 0.02
+    assert abs(selective["saved_activations"] - expected) / expected < 0.005
     states = sum(tp_only[key] for key in ("weights", "gradients", "optimizer", "master_weights"))
     expected = figure[2] * GiB + 18 * (VOCAB * hidden // t + SEQUENCE * hidden)
-    assert abs(states - expected) / expected < 0.02
+    assert abs(states - expected) / expected < 0.005  # biases and norms: under 0.08%
 
 
 def test_the_paper_formulas_reproduce_the_figure_values():
@@ -68,4 +70,5 @@ def test_the_paper_formulas_reproduce_the_figure_values():
         tp_only = s * b * h * (10 + Fraction(24, t) + Fraction(5 * a * s, h * t)) * L * factor
         selective = s * b * h * Fraction(34, t) * L * factor
         states = 18 * 12 * h * h * L / (t * p)
+        # rel=1e-12 here and below: the same closed form, only rounded differently in floating point
         assert (float(tp_only / GiB), float(selective / GiB), states / GiB) == pytest.approx(figure, rel=1e-12)

@@ -27,6 +27,7 @@ def test_roofline_of_a_decode_step(capsys):
     data = _json(capsys, "roofline", SPECS / "llama3_8b.yaml", "--device", "h100-sxm", "--decode", "--set", "B=32", "--set", "P=4096")
     for key in ("time_s", "bytes", "flops", "decode_tokens_per_s", "largest_batch"):
         assert key in data
+    # rel=1e-12 here and below: the same closed form, only rounded differently in floating point
     assert data["decode_tokens_per_s"] == pytest.approx(32 / data["time_s"], rel=1e-12)
     # the largest batch: bf16 weights plus each sequence's KV cache (2 x 32 layers x 8 kv heads x
     # 128 x 4,096 tokens x 2 bytes) fill 80 GiB; one step's activations take a little more
