@@ -162,9 +162,11 @@ def inference_peak(report: Report, options: MemoryOptions) -> Value:
             last_use[root(storage)] = index
     for storage in report.output_storages:
         last_use[root(storage)] = len(report.layers)
-    written = {root(s) for row in report.layers for s in row.output_storages}
+    # a view writes nothing: a network input that a late Flatten views is live from the start
+    writers = [(index, row) for index, row in enumerate(report.layers) if not (row.view_at_inference and row.input_storages)]
+    written = {root(s) for _, row in writers for s in row.output_storages}
     born = {root(s): -1 for row in report.layers for s in row.input_storages if root(s) not in written}
-    for index, row in enumerate(report.layers):
+    for index, row in writers:
         for storage in row.output_storages:
             born.setdefault(root(storage), index)
     sizes = {storage: storage_bytes(report, storage, options) for storage in born}

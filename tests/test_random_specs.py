@@ -9,7 +9,7 @@ autograd's derivative formulas keep, and the inference peak the most bytes live 
 memory is affine in the batch (training state independent of it); formulas with free sizes
 evaluated at the spec's values equal the numbers.
 
-Three archspec bugs found by these properties are strict xfails with minimal reproducers:
+Three archspec bugs these properties found are fixed, each kept as a minimal reproducer:
 ceil_mode pools whose window overhangs the input, an input viewed late in the inference
 peak, LayerNorm's check under a free size.
 
@@ -40,7 +40,6 @@ from tests.strategies import (
     saved_bytes,
     specs,
     token_specs,
-    views_an_input_late,
     wide_ceil_pool_specs,
 )
 
@@ -87,26 +86,19 @@ def test_branching_graphs_equal_the_reference(spec):
     check_against_reference(spec)
 
 
-# archspec refuses a ceil_mode window wider than the padded input ("the window spans 3 ...
-# but the padded input is only 2"), which PyTorch pools: ATen's pooling_output_shape rounds
-# (size + 2p - span + stride - 1) / stride down and adds one, and its shape check asks only
-# for an output of at least 1. HuggingFace's EfficientNet pooler is such a layer:
-# nn.AvgPool2d(1280, ceil_mode=True) on its 7 x 7 map, a global average.
-POOLS_PYTORCH_ACCEPTS = pytest.mark.xfail(
-    strict=True, raises=ShapeError, reason="archspec refuses ceil_mode windows wider than the padded input")
-
-
-@POOLS_PYTORCH_ACCEPTS
+# A ceil_mode window may be wider than the padded input, as PyTorch pools it: ATen's
+# pooling_output_shape rounds (size + 2p - span + stride - 1) / stride down and adds one, and
+# its shape check asks only for an output of at least 1 (archspec refused it). HuggingFace's
+# EfficientNet pooler is such a layer: nn.AvgPool2d(1280, ceil_mode=True) on its 7 x 7 map.
 @pytest.mark.parametrize("layer, shape, out", [
     ({"type": "MaxPool1d", "kernel_size": 3, "stride": 2, "ceil_mode": True}, [1, 1, 2], (1, 1, 1)),
     ({"type": "AvgPool2d", "kernel_size": 1280, "ceil_mode": True}, [1, 1280, 7, 7], (1, 1280, 1, 1)),
 ])
 def test_a_ceil_mode_window_may_overhang_the_input(layer, shape, out):
-    """Minimal reproducers: PyTorch gives one window, archspec raises a ShapeError."""
+    """Minimal reproducers: PyTorch gives one window (torch 2.13 on CPU, checked by hand)."""
     assert analyze_one(shape, layer).output_shape == out
 
 
-@POOLS_PYTORCH_ACCEPTS
 @given(wide_ceil_pool_specs())
 def test_ceil_mode_pools_with_overhanging_windows_equal_the_reference(spec):
     """Pools whose ceil_mode window overhangs the padded input: shapes and counts as PyTorch's."""
@@ -147,22 +139,15 @@ def inference_peak(spec: dict[str, Any]):
 @given(specs())
 def test_inference_peak_is_the_most_bytes_live_at_once(spec):
     """The inference peak equals the largest sum of storages live at one layer (docs/memory.md)."""
-    assume(not views_an_input_late(spec))  # the known bug below, tested on its own
     assert inference_peak(spec) == inference_peak_bytes(spec)
 
 
-# archspec's inference peak takes a network input that a later layer passes through without
-# allocating (Flatten, Dropout at inference) to be born at that layer: memory.inference_peak
-# roots the view's output storage to the input's, so the input counts as `written` there and
-# is not live from the start. The input's bytes are missing from every step before the view.
-INPUT_VIEWED_LATE = pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="inference peak: an input viewed late is taken as born at the view")
-
-
-@INPUT_VIEWED_LATE
+# A network input that a later layer passes through without allocating (Flatten, Dropout at
+# inference) is live from the start: archspec took it as born at the view (the view's output
+# storage roots to the input's), so its bytes were missing from every step before.
 @pytest.mark.parametrize("skip", [{"type": "Dropout", "p": 0.1}, {"type": "Flatten"}], ids=["dropout", "flatten"])
 def test_an_input_viewed_late_is_live_from_the_start(skip):
-    """Minimal reproducer: the peak must hold x while the branch runs (64 bytes; archspec: 48)."""
+    """Minimal reproducer: the peak holds x while the branch runs (64 bytes; archspec gave 48)."""
     # at the second Linear, x (4 floats), its input (8) and its output (4) are live
     spec = {"inputs": {"x": {"shape": [1, 4]}}, "layers": [
         {"name": "a", "type": "Linear", "out_features": 8},
@@ -173,7 +158,6 @@ def test_an_input_viewed_late_is_live_from_the_start(skip):
     assert inference_peak(spec) == 4 * (4 + 8 + 4)
 
 
-@INPUT_VIEWED_LATE
 @given(late_input_view_specs())
 def test_residual_blocks_whose_skip_views_the_input_peak_as_reference(spec):
     """Residual MLP blocks whose skip passes the input through a view: the inference peak."""
@@ -209,12 +193,10 @@ def test_formulas_with_free_sizes_equal_the_numbers(spec, data):
             assert at_point(formulas[key]) == numbers[key], key
 
 
-@pytest.mark.xfail(
-    strict=True, raises=ShapeError, reason="LayerNorm checks normalized_shape for every value of a free size")
 def test_a_layer_norm_shape_holding_at_the_free_sizes_value_is_accepted():
     """Minimal reproducer: LayerNorm(normalized_shape=[1, 1]) on (B, L, 1), L = 1 left free."""
     # docs/counting.md: a check that depends on a free size fails only when it fails for every
-    # value (Linear checks in_features so); LayerNorm's check demands equality for every L
+    # value (Linear checks in_features so); LayerNorm's check demanded equality for every L
     spec = {"params": {"B": 1, "L": 1}, "inputs": {"x": {"shape": ["B", "L", 1]}},
             "layers": [{"type": "LayerNorm", "normalized_shape": [1, 1]}]}
     formula = archspec.analyze(spec, L=None).totals["params"]

@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from archspec.costs import flops_per_element
-from archspec.dims import Value, definitely_equal, product
+from archspec.dims import Value, definitely_different, product
 from archspec.errors import LayerError
 from archspec.layers import register, register_variants
 from archspec.layers.base import (
@@ -105,7 +105,7 @@ class LayerNorm(Layer):
         if given is None:
             return x[-1:]
         given = given if isinstance(given, tuple) else (given,)
-        if len(given) > len(x) or any(not definitely_equal(a, b) for a, b in zip(given, x[len(x) - len(given) :])):
+        if len(given) > len(x) or any(definitely_different(a, b) for a, b in zip(given, x[len(x) - len(given) :])):
             raise LayerError(
                 f"normalized_shape {format_shape(given)} must match the input's last dims, "
                 f"got an input {format_shape(x)}"

@@ -57,12 +57,24 @@ class _WindowPool(_Pool):
             out.append(sliding_window_count(size, k, s, p, p, d, self.ceil_mode))
         return (*lead, *out)
 
+    def window_elements(self, x: Shape) -> Value:
+        """Elements of one full window: prod(kernel_size), except where a ceil_mode window is
+        wider than the padded input (it covers only the taps that fall in it)."""
+        _, spatial = self._split(x)
+        elements = 1
+        for size, k, p, d in zip(spatial, self.kernel_size, self.padding, self._dilation()):
+            padded = size + 2 * p
+            overhangs = is_concrete(padded) and is_concrete(k) and is_concrete(d) and d * (k - 1) + 1 > padded
+            elements *= (padded - 1) // d + 1 if overhangs else k
+        return elements
+
 
 class _MaxPool(_WindowPool):
     """Maximum over each window.
 
     - Output size: as a convolution's, with ceil_mode rounding up (PyTorch's rule).
-    - other FLOPs = numel(out) * (prod(kernel_size) - 1) comparisons (full windows)
+    - other FLOPs = numel(out) * (K - 1) comparisons, K = prod(kernel_size) (full windows;
+      a ceil_mode window wider than the padded input counts the taps inside it)
     """
 
     dilation: Sizes = 1
@@ -72,7 +84,7 @@ class _MaxPool(_WindowPool):
         return self.dilation
 
     def other_flops(self, x: Shape, out: Shape) -> Value:
-        return product(out) * (product(self.kernel_size) - 1)
+        return product(out) * (self.window_elements(x) - 1)
 
     def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
         return (Saved(input=0), Saved(numel=product(out), dtype="int64"))  # the input, the argmax indices
@@ -82,15 +94,17 @@ class _AvgPool(_WindowPool):
     """Mean over each window.
 
     - Output size: as a convolution's (dilation 1), with ceil_mode rounding up.
-    - other FLOPs = numel(out) * prod(kernel_size): K - 1 adds and 1 division per window
-      (full windows; count_include_pad and divisor_override change no count)
+    - other FLOPs = numel(out) * K: K - 1 adds and 1 division per window, K = prod(kernel_size)
+      (full windows; count_include_pad and divisor_override change no count; a ceil_mode window
+      wider than the padded input counts the elements inside it: AvgPool2d(1280, ceil_mode=True)
+      on 7 x 7 is a global average of 49)
     """
 
     count_include_pad: bool = True
     divisor_override: int | None = None
 
     def other_flops(self, x: Shape, out: Shape) -> Value:
-        return product(out) * product(self.kernel_size)
+        return product(out) * self.window_elements(x)
 
     def saved_for_backward(self, x: Shape, out: Shape) -> tuple[Saved, ...]:
         return SAVES_INPUT
