@@ -15,7 +15,6 @@ import csv
 import heapq
 import io
 import json
-import math
 import os
 import sys
 import time
@@ -24,7 +23,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterator
 
-from archspec.sweeps import Chunk, Plan, SweepError, grid_axis, mark_pareto, point_count, points_of, range_axis, where
+from archspec.sweeps import Chunk, Plan, ProgressLine, SweepError, grid_axis, mark_pareto, point_count, points_of, range_axis, where
 
 EXIT_INTERRUPTED = 130
 MAX_PLOT_POINTS = 1_000_000  # every plotted point is held in memory
@@ -66,14 +65,14 @@ def run_sweep(args, bindings: dict[str, Any]) -> int:
     from archspec.cli import _layout, _memory_options
 
     memory = replace(_memory_options(args), layout=_layout(args))
-    plan = Plan(args.spec, axes, metrics, bindings, workers, progress=False, memory=memory, executor=args.executor,
+    progress = ProgressLine(total, sys.stderr.isatty())
+    plan = Plan(args.spec, axes, metrics, bindings, workers, progress=progress, memory=memory, executor=args.executor,
                 scheduler=args.scheduler)
     names = [a.name for a in axes]
     points = points_of(axes, args.random, args.seed, plan.integer_axes)
     sink = _sink(args, out, names, metrics, pareto)
     plotted: list[dict[str, Any]] | None = [] if plot is not None else None
     done = valid = 0
-    progress = _Progress(total, sys.stderr.isatty())
     try:
         for chunk in plan.chunks(points):
             done += len(chunk.errors)
@@ -82,7 +81,6 @@ def run_sweep(args, bindings: dict[str, Any]) -> int:
             sink.add(chunk, mask)
             if plotted is not None:
                 plotted.extend(r for r, ok in zip(chunk.rows(), mask) if ok)
-            progress.update(done)
         progress.finish()
         sink.close()
     except KeyboardInterrupt:
@@ -166,28 +164,6 @@ def _metric_rows(chunk: Chunk, metrics: list[str]) -> Iterator[dict[str, Any]]:
 
 def _plain_list(column) -> list:
     return column.tolist() if hasattr(column, "tolist") else list(column)
-
-
-# ---- progress ---------------------------------------------------------------------------
-class _Progress:
-    """A progress line with rate and ETA on a terminal, once a sweep has run over a second."""
-
-    def __init__(self, total: int, enabled: bool):
-        self.total, self.enabled, self.start, self.shown = total, enabled, time.perf_counter(), False
-
-    def update(self, done: int) -> None:
-        elapsed = time.perf_counter() - self.start
-        if not self.enabled or elapsed < 1 or done >= self.total:
-            return
-        rate = done / elapsed
-        eta = (self.total - done) / rate if rate else math.inf
-        print(f"\r{done:,}/{self.total:,} points, {rate:,.0f}/s, ETA {eta:,.0f} s   ", end="", file=sys.stderr, flush=True)
-        self.shown = True
-
-    def finish(self) -> None:
-        if self.shown:
-            print(file=sys.stderr)
-            self.shown = False
 
 
 # ---- sinks: where the points go ---------------------------------------------------------

@@ -24,6 +24,7 @@ import os
 import random
 import re
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -287,14 +288,38 @@ def sweep(
         axes.append(range_axis(f"{name}={low}:{high}"))
     if not axes:
         raise SweepError("give at least one axis (grid or ranges)")
-    plan = Plan(spec, axes, list(metrics), bindings, workers, progress, memory=memory, executor=executor, scheduler=scheduler)
+    line = ProgressLine(point_count(axes, samples)) if progress else None
+    plan = Plan(spec, axes, list(metrics), bindings, workers, line, memory=memory, executor=executor, scheduler=scheduler)
     result = Sweep([a.name for a in axes], list(metrics), method=plan.method)
     try:
         for chunk in plan.chunks(points_of(axes, samples, seed, plan.integer_axes)):
             result.rows.extend(chunk.rows())
     finally:
         plan.close()
+        if line is not None:
+            line.finish()
     return result
+
+
+class ProgressLine:
+    """A progress line with rate and ETA on standard error, once a sweep has run over a second."""
+
+    def __init__(self, total: int, enabled: bool = True):
+        self.total, self.enabled, self.start, self.shown = total, enabled, time.perf_counter(), False
+
+    def update(self, done: int) -> None:
+        elapsed = time.perf_counter() - self.start
+        if not self.enabled or elapsed < 1 or done >= self.total:
+            return
+        rate = done / elapsed
+        eta = (self.total - done) / rate if rate else math.inf
+        print(f"\r{done:,}/{self.total:,} points, {rate:,.0f}/s, ETA {eta:,.0f} s   ", end="", file=sys.stderr, flush=True)
+        self.shown = True
+
+    def finish(self) -> None:
+        if self.shown:
+            print(file=sys.stderr)
+            self.shown = False
 
 
 class Plan:
@@ -315,7 +340,8 @@ class Plan:
         self.integer_axes = frozenset(
             a.name for a in axes if a.name in layout_axes or not isinstance(model.spec.params[a.name], Fraction)
         )
-        self.spec, self.metrics, self.progress = spec, list(metrics), progress
+        # a ProgressLine, updated after each chunk and, in a structural sweep, after each structure
+        self.spec, self.metrics, self.progress, self.done = spec, list(metrics), progress or None, 0
         if executor not in ("local", "dask"):
             raise SweepError(f"executor {executor!r}: choose local (processes on this machine) or dask")
         self.executor, self.scheduler, self._client, self._spec_future = executor, scheduler, None, None
@@ -379,10 +405,11 @@ class Plan:
             chunk = [p for _, p in zip(range(CHUNK), points)]
             if not chunk:
                 return
-            if self.formulas is not None:
-                yield self.formulas.evaluate(chunk, self.names)
-            else:
-                yield _grouped(self, chunk)
+            result = self.formulas.evaluate(chunk, self.names) if self.formulas is not None else _grouped(self, chunk)
+            self.done += len(chunk)
+            if self.progress is not None:
+                self.progress.update(self.done)
+            yield result
 
 
 class Formulas:
@@ -483,21 +510,17 @@ def _grouped(plan: Plan, points: list[tuple]) -> Chunk:
         results = pool.map(_evaluate_group, jobs, chunksize=max(1, len(jobs) // (8 * plan.workers)))
     else:
         results = map(_evaluate_group, jobs)
-    for done, (members, group_rows) in enumerate(zip(groups.values(), results), 1):
-        _report_progress(plan.progress, done, len(jobs))
+    done = plan.done
+    for members, group_rows in zip(groups.values(), results):
+        done += len(members)
+        if plan.progress is not None:
+            plan.progress.update(done)
         for i, row in zip(members, group_rows):
             rows[i] = row
     if parallel:
         pool.shutdown()
-    if plan.progress:
-        print(file=sys.stderr)
     columns = {name: [row[name] for row in rows] for name in [*names, *plan.metrics]}
     return Chunk(columns, [row["error"] for row in rows], len(names))
-
-
-def _report_progress(enabled: bool, done: int, count: int) -> None:
-    if enabled:
-        print(f"\ranalyzed {done}/{count} structures", end="", file=sys.stderr, flush=True)
 
 
 def _evaluate_group(job) -> list[dict[str, Any]]:

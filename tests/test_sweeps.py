@@ -177,3 +177,18 @@ def test_lambdify_refuses_fractions_instead_of_truncating():
     assert function([2])["macs"].tolist() == [2 * 1_814_073_344]
     with pytest.raises(ArchspecError, match="whole number"):
         function([2.5])
+
+
+def test_a_structural_sweep_shows_progress_per_structure_with_rate_and_eta(capsys):
+    """The progress line moves as each structure is analyzed (a structural sweep is one chunk),
+    with a rate and an ETA, once the sweep has run over a second."""
+    from archspec.sweeps import Plan, ProgressLine, grid_axis, points_of
+
+    axes = [grid_axis("width_mult=0.5,0.75,1.0")]
+    line = ProgressLine(3)
+    line.start -= 10  # as if the sweep had run for ten seconds already
+    plan = Plan(SPECS / "mobilenet_v2.yaml", axes, ["params"], workers=1, progress=line)
+    assert plan.structural == ["width_mult"]
+    list(plan.chunks(points_of(axes, None, 0, plan.integer_axes)))
+    err = capsys.readouterr().err
+    assert "1/3 points" in err and "2/3 points" in err and "/s, ETA" in err
