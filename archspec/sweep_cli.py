@@ -369,6 +369,9 @@ def _csv_line(cells: list[str]) -> str:
     return ",".join(cells)
 
 
+TEXT_PIECE = 20_000  # rows turned into CSV text at a time: a whole chunk's text is tens of MB
+
+
 class _ChunkWriter:
     """CSV or JSONL from a chunk's columns; metrics of invalid points are empty (null)."""
 
@@ -377,9 +380,9 @@ class _ChunkWriter:
         self.header = False
 
     def write(self, chunk: Chunk, mask: list[bool]) -> None:
-        columns = [self._column(chunk, name, name in self.metrics) for name in [*self.names, *self.metrics]]
         errors = chunk.errors
         if self.format == "jsonl":
+            columns = [self._column(chunk, name, name in self.metrics) for name in [*self.names, *self.metrics]]
             keys = [*self.names, *self.metrics, "error"]
             rows = (dict(zip(keys, (*values, error))) for values, error, ok in zip(zip(*columns), errors, mask) if ok)
             self.handle.write("".join(json.dumps(row) + "\n" for row in rows))
@@ -387,14 +390,17 @@ class _ChunkWriter:
         if not self.header:
             self.handle.write(",".join([*self.names, *self.metrics, "error"]) + "\n")
             self.header = True
-        texts = [_column_texts(chunk, name, name in self.metrics) for name in [*self.names, *self.metrics]]
-        tails = [_text_cell(error) if error else "" for error in errors]
-        rows = zip(*texts, tails)
-        if not all(mask):
-            rows = (row for row, ok in zip(rows, mask) if ok)
-        text = "\n".join(map(",".join, rows))
-        if text:
-            self.handle.write(text + "\n")
+        for start in range(0, len(errors), TEXT_PIECE):
+            piece = slice(start, start + TEXT_PIECE)
+            kept = mask[piece]
+            texts = [_column_texts(chunk.columns[name][piece], errors[piece], name in self.metrics)
+                     for name in [*self.names, *self.metrics]]
+            rows = zip(*texts, (_text_cell(error) if error else "" for error in errors[piece]))
+            if not all(kept):
+                rows = (row for row, ok in zip(rows, kept) if ok)
+            text = "\n".join(map(",".join, rows))
+            if text:
+                self.handle.write(text + "\n")
 
     def write_rows(self, rows: list[dict[str, Any]], pareto: bool = False) -> None:
         """Rows already as dicts (the Pareto front at the end of a stream)."""
@@ -421,17 +427,16 @@ class _ChunkWriter:
 
 
 
-def _column_texts(chunk: Chunk, name: str, is_metric: bool) -> list[str]:
+def _column_texts(column, errors: list[str], is_metric: bool) -> list[str]:
     """A column's CSV cells: integer columns straight through str (the common, fast case);
     metrics of invalid points empty; Fractions as decimals."""
-    column = chunk.columns[name]
     values = _plain_list(column)
-    invalid = is_metric and any(chunk.errors)
+    invalid = is_metric and any(errors)
     kind = getattr(column, "dtype", None)
     if not invalid and ((kind is not None and kind.kind in "iu") or all(type(v) is int for v in values)):
         return list(map(str, values))
     if invalid:
-        values = [None if error else v for v, error in zip(values, chunk.errors)]
+        values = [None if error else v for v, error in zip(values, errors)]
     return [_csv_value(v) for v in values]
 
 
