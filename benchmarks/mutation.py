@@ -2,7 +2,10 @@
 
     python benchmarks/mutation.py                 # every mutation, the whole suite against each
     python benchmarks/mutation.py --area memory   # one area
-    python benchmarks/mutation.py --list          # the mutations
+    python benchmarks/mutation.py --list          # the mutations, numbered
+    python benchmarks/mutation.py --only 30-50    # some of them, by number (or --match TEXT)
+    python benchmarks/mutation.py --root /tmp/clone > benchmarks/mutation_results.txt
+                                                  # from a clean clone of a commit: the last full run
 
 Each mutation is one small semantic change a plausible bug would make (a per-element cost, a
 byte size, an optimizer's state count, a shape rule, a sharding factor, a timing factor, an
@@ -86,6 +89,59 @@ MUTATIONS = [
              "qkv_bias=False, attention_layers=sliding_above", "Qwen2 without q/k/v biases"),
     Mutation("importers", "archspec/importers/hf/decoder.py", 'min(max_positions, arch.default_length)',
              'max(max_positions, arch.default_length)', "default L the maximum"),
+    # ---- conventions: the peers' rules (thop, ptflops, fvcore, FlopCounterMode, torchinfo, calflops)
+    Mutation("conventions", "archspec/conventions/thop.py", "return mac(f.x[-1] * f.numel_out)",
+             "return mac(f.x[-1] * f.numel_out + (f.numel_out if f.layer.bias else 0))", "thop counts a Linear's bias"),
+    Mutation("conventions", "archspec/conventions/thop.py", "(3 * features - 1)", "(3 * features)",
+             "thop softmax 3F - 1 -> 3F per row"),
+    Mutation("conventions", "archspec/conventions/ptflops.py", "Fraction(int(count), int(f.batch))",
+             "Fraction(int(count), 1)", "ptflops: module counts not divided by the batch"),
+    Mutation("conventions", "archspec/conventions/ptflops.py",
+             "_per_sample(f, f.numel_out) + _functional(f, f.numel_in)\n", "_per_sample(f, f.numel_out)\n",
+             "ptflops: ReLU/GELU counted once (module hook only)"),
+    Mutation("conventions", "archspec/conventions/ptflops.py", "p.queries * p.value_dim * (p.value_dim + 1)",
+             "p.queries * p.value_dim * p.value_dim", "ptflops MHA: out_proj bias not counted"),
+    Mutation("conventions", "archspec/conventions/fvcore.py", 'return mac(int(Fraction(f"{flop:.3e}") // 2))',
+             "return mac(flop // 2)", "fvcore einsum without numpy's 4-digit rounding"),
+    Mutation("conventions", "archspec/conventions/fvcore.py", "return mac(f.numel_in * f.inputs[1][-1])",
+             "return mac(f.numel_out * f.x[-1])", "fvcore matmul counts the broadcast output"),
+    Mutation("conventions", "archspec/conventions/flopcounter.py", "return input_grad + forward.flops * groups",
+             "return input_grad + forward.flops", "FlopCounterMode: grouped conv weight grad not dense"),
+    Mutation("conventions", "archspec/conventions/flopcounter.py", "2 * p.score_macs() * 5 // 2",
+             "2 * p.score_macs() * 2", "FlopCounterMode: SDPA backward 2x forward (not 2.5x)"),
+    Mutation("conventions", "archspec/conventions/torchinfo.py",
+             "return mac(f.params * f.out[0]) if f.is_module else Cost()",
+             "return mac(f.params * product(f.out[:-1])) if f.is_module else Cost()",
+             "torchinfo: params x every output row (#226 fixed)"),
+    Mutation("conventions", "archspec/conventions/calflops.py",
+             "macs = f.numel_in * floordiv(per_group, layer.groups) * product(layer.kernel_size)",
+             "macs = f.numel_in * per_group * product(layer.kernel_size)", "calflops ConvTranspose: groups divided once"),
+    # ---- layers of the MoE / decode round
+    Mutation("layers", "archspec/layers/moe.py", "k * (experts - 1)", "k * experts", "MoE top-k: k*E comparisons (not k*(E-1))"),
+    Mutation("layers", "archspec/layers/attention.py", "tokens = minimum(tokens, self.window - 1)",
+             "tokens = minimum(tokens, self.window)", "sliding-window KV cache keeps W tokens"),
+    Mutation("layers", "archspec/layers/attention.py", " + _triangle(self.past - self.window)", "",
+             "window: past keys before the window scored"),
+    Mutation("layers", "archspec/layers/attention.py",
+             "per_token = self.kv_heads * (self.head_dim + self.value_head_dim)\n        if self.cross:\n"
+             "            return self.lead * self.keys * per_token\n",
+             "per_token = self.heads * (self.head_dim + self.value_head_dim)\n        if self.cross:\n"
+             "            return self.lead * self.keys * per_token\n", "KV cache per query head (GQA ignored)"),
+    Mutation("layers", "archspec/layers/latent_attention.py",
+             "return parts.lead * (self.past + parts.keys) * (self.kv_lora_rank + self.qk_rope_head_dim)",
+             "return parts.lead * (self.past + parts.keys) * self.kv_lora_rank", "MLA cache without the rotary key"),
+    Mutation("layers", "archspec/layers/mamba.py", "return x[0] * d * (self.d_conv + self.d_state)",
+             "return x[0] * d * (self.d_conv - 1 + self.d_state)", "Mamba conv state d_conv - 1 inputs"),
+    # ---- parallel: sharding factors
+    Mutation("parallel", "archspec/parallel/memory.py", "expert_group = _divide(data_group, layout.ep)",
+             "expert_group = data_group", "ZeRO shards experts over dp (not dp/ep)"),
+    Mutation("parallel", "archspec/parallel/memory.py", "layout.zero >= 2)", "layout.zero >= 3)",
+             "ZeRO-2 keeps whole gradients"),
+    # ---- timing and the device model
+    Mutation("timing", "archspec/timing/roofline.py", "cache = _bytes(row.kv_cache_read, options.dtype)", "cache = 0",
+             "roofline: a decode step reads no KV cache"),
+    Mutation("timing", "archspec/timing/training.py", '"tp": intra if tp <= node else inter',
+             '"tp": intra if tp < node else inter', "tp over a whole node counted inter-node"),
 ]
 
 # Mutations the suite cannot kill because they change nothing observable (with the reason).
@@ -109,12 +165,12 @@ def run(mutation: Mutation | None, timeout: int, root: Path = ROOT) -> tuple[boo
                 return False, 0.0, f"SKIPPED: the text to mutate occurs {text.count(mutation.old)} times"
             path.write_text(text.replace(mutation.old, mutation.new))
             # the generated docs follow the code: a mutant is not "killed" by stale docs alone
-            subprocess.run([sys.executable, "-m", "archspec.docgen"], cwd=work, capture_output=True, timeout=timeout)
+            subprocess.run([sys.executable, "-m", "archspec.docgen"], check=False, cwd=work, capture_output=True, timeout=timeout)
         start = time.perf_counter()
         try:
             result = subprocess.run(
                 [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "tests"],
-                cwd=work, capture_output=True, text=True, timeout=timeout,
+                check=False, cwd=work, capture_output=True, text=True, timeout=timeout,
             )
         except subprocess.TimeoutExpired:
             return True, time.perf_counter() - start, "timeout (counted as killed)"
@@ -122,27 +178,64 @@ def run(mutation: Mutation | None, timeout: int, root: Path = ROOT) -> tuple[boo
         return result.returncode != 0, time.perf_counter() - start, failed
 
 
+def _numbers(text: str) -> set[int]:
+    """"30-49,3" -> {3, 30, ..., 49}."""
+    numbers: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        numbers.update(range(int(low), int(high or low) + 1))
+    return numbers
+
+
+def _check(mutation: Mutation, root: Path) -> str:
+    """Why a mutation cannot be applied (its text must occur exactly once), or ""."""
+    count = (root / mutation.file).read_text().count(mutation.old)
+    return "" if count == 1 else f"[the text to mutate occurs {count} times]"
+
+
+def _commit(root: Path) -> str:
+    """The commit of the tree the mutants are made from (and whether it has changes on top)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], check=False, cwd=root, capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "commit unknown"
+    return f"commit {head.stdout.strip()}{' with uncommitted changes' if dirty.stdout.strip() else ''}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--area", default=None)
+    parser.add_argument("--only", default=None, help="mutation numbers as --list prints them: 30-49,3")
+    parser.add_argument("--match", default=None, help="mutations whose file or description contains this text")
     parser.add_argument("--list", action="store_true")
     parser.add_argument("--timeout", type=int, default=900)
     parser.add_argument("--root", type=Path, default=ROOT, help="the tree to mutate (a clean checkout)")
     args = parser.parse_args()
-    chosen = [m for m in MUTATIONS if args.area in (None, m.area)]
+    numbers = _numbers(args.only) if args.only else None
+    chosen = [
+        (number, m) for number, m in enumerate(MUTATIONS, 1)
+        if args.area in (None, m.area) and (numbers is None or number in numbers)
+        and (args.match is None or args.match.lower() in f"{m.file} {m.what}".lower())
+    ]
     if args.list:
-        for m in chosen:
-            print(f"{m.area:10} {m.file}: {m.what}")
+        for number, m in chosen:
+            problem = _check(m, args.root)
+            print(f"{number:3} {m.area:11} {m.file}: {m.what}{'  ' + problem if problem else ''}")
         return 0
+    print(f"mutation run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {_commit(args.root)}, "
+          f"{len(chosen)} of {len(MUTATIONS)} mutations", flush=True)
     failed, seconds, detail = run(None, args.timeout, args.root)
     print(f"unmutated suite: {'FAILS: ' + detail if failed else 'passes'} ({seconds:.0f} s)", flush=True)
     if failed:
         return 1
     results: dict[str, list[tuple[Mutation, bool, str]]] = {}
-    for mutation in chosen:
+    for number, mutation in chosen:
         killed, seconds, detail = run(mutation, args.timeout, args.root)
         status = "killed  " if killed else ("skipped " if detail.startswith("SKIPPED") else "SURVIVED")
-        print(f"{status} {mutation.area:10} {mutation.what:48} {seconds:6.1f} s  {detail[:100]}", flush=True)
+        if not killed and mutation.what in EQUIVALENT:
+            status = "equival."
+        print(f"{number:3} {status} {mutation.area:11} {mutation.what:52} {seconds:6.1f} s  {detail[:100]}", flush=True)
         results.setdefault(mutation.area, []).append((mutation, killed, detail))
     print()
     total_killed = total = 0

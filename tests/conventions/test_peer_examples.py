@@ -138,3 +138,38 @@ def test_fvcore_reads_numpys_printed_einsum_flop_with_four_significant_digits():
     printed = float(f"{exact:.3e}")
     assert exact == 1_229_312 and printed == 1_229_000.0
     assert _fvcore(spec) == int(printed) // 2
+
+
+def test_thop_softmax_module_counts_exp_add_divide_per_row():
+    # ultralytics-thop thop/vision/basic_hooks.py count_softmax: nfeatures = x.size()[m.dim], batch_size =
+    # x.numel() // nfeatures, and thop/vision/calc_func.py calculate_softmax: batch_size * (nfeatures exps
+    # + (nfeatures - 1) adds + nfeatures divides). nn.Softmax(dim=-1) on 2x3x10: 6 rows * 29 = 174;
+    # nn.Softmax(dim=1): 20 rows of 3, 20 * 8 = 160.
+    thop = {"convention": "thop"}
+    assert archspec.analyze(_single({"type": "Softmax", "dim": -1}, [2, 3, 10]), **thop).totals["macs"] == 174
+    assert archspec.analyze(_single({"type": "Softmax", "dim": 1}, [2, 3, 10]), **thop).totals["macs"] == 160
+
+
+def test_fvcore_matmul_counts_the_first_operand_not_the_broadcast_output():
+    # fvcore/nn/jit_handles.py matmul_flop_jit: flop = prod(input_shapes[0]) * input_shapes[-1][-1], the
+    # first operand as given: (4, 6) @ (3, 6, 5) counts 4*6*5 = 120, not the 3*4*6*5 = 360 multiply-adds
+    # the broadcast product runs.
+    spec = {
+        "name": "matmul",
+        "inputs": {"x": {"shape": [4, 6]}, "y": {"shape": [3, 6, 5]}},
+        "layers": [{"type": "Matmul", "from": ["x", "y"]}],
+    }
+    assert _fvcore(spec) == 120
+    assert archspec.analyze(spec).totals["macs"] == 360
+
+
+def test_calflops_grouped_transposed_conv_divides_by_groups_twice():
+    # calflops/pytorch_ops.py _conv_trans_flops_compute: out_channels = weight.shape[1], which for a
+    # transposed conv is already C_out / groups, then filters_per_channel = out_channels // groups;
+    # macs = prod(kernel) * C_in * filters_per_channel * N * prod(input dims); the bias adds
+    # out_channels * N * prod(output dims of a forward conv: (5 - 3) // 1 + 1 = 3).
+    # ConvTranspose2d(8, 8, 3, groups=2) on 2x8x5x5: weight (8, 4, 3, 3), filters 4 // 2 = 2,
+    # macs = 9 * 8 * 2 * 2 * 25 = 7,200; flops = 2 * 7,200 + 4 * 2 * 9 = 14,472.
+    spec = _single({"type": "ConvTranspose2d", "out_channels": 8, "kernel_size": 3, "groups": 2}, [2, 8, 5, 5])
+    totals = archspec.analyze(spec, convention="calflops").totals
+    assert (totals["macs"], totals["flops"]) == (7_200, 14_472)

@@ -172,3 +172,53 @@ def test_an_lstm_on_cuda_keeps_seven_values_per_unit_and_step():
                                "layers": [{"type": "LSTM", "hidden_size": hidden, "proj_size": 4}]})
     saved = memory(report, MemoryOptions(device="cuda")).totals["saved_activations"]
     assert saved == 4 * (steps * batch * features + 7 * steps * batch * hidden)
+
+
+MIXED_PRECISION_ADAM = MemoryOptions(dtype="fp16", grad_dtype="fp16", optimizer="adam")  # 2 + 2 + K = 12 bytes/param
+
+
+@pytest.mark.parametrize("zero", [0, 1, 2, 3])
+def test_model_states_per_device_are_zeros_figure_1(zero):
+    # Rajbhandari et al. 2020 (ZeRO, arXiv 1910.02054), Figure 1, for Psi parameters over N_d data-parallel
+    # devices with mixed-precision Adam (K = 12: fp32 master weights, momentum, variance):
+    # baseline (2 + 2 + K) Psi; P_os 2 Psi + 2 Psi + K Psi / N_d; P_os+g 2 Psi + (2 + K) Psi / N_d;
+    # P_os+g+p (2 + 2 + K) Psi / N_d. Its example, Psi = 7.5B over N_d = 64: 120, 31.4, 16.6 and 1.9 GB.
+    psi, devices, k = 7.5e9, 64, 12
+    figure = [(2 + 2 + k) * psi, 4 * psi + k * psi / devices, 2 * psi + (2 + k) * psi / devices, (2 + 2 + k) * psi / devices]
+    assert [round(value / 1e9, 1) for value in figure] == [120.0, 31.4, 16.6, 1.9]
+    report = gpt(layers=4)
+    params = report.totals["params"]
+    assert params % devices == 0  # the paper's figures are exact shares
+    states = parallel_memory(report, MIXED_PRECISION_ADAM, Layout(dp=devices, zero=zero)).devices["most_loaded"]
+    per_device = sum(states[key] for key in ("weights", "gradients", "optimizer", "master_weights"))
+    expected = [(2 + 2 + k) * params, 4 * params + k * params // devices, 2 * params + (2 + k) * params // devices,
+                (2 + 2 + k) * params // devices][zero]
+    assert per_device == expected
+    assert states["gradients"] == (2 * params // devices if zero >= 2 else 2 * params)
+
+
+def test_zero_keeps_each_optimizer_state_once_over_the_data_parallel_ranks_experts_included():
+    # ZeRO-1 keeps each parameter's optimizer state on one data-parallel rank. With expert parallelism
+    # (DeepSpeed-MoE: deepspeed/utils/groups.py, expert data-parallel groups of dp / ep ranks) a rank holds
+    # E / ep experts, replicated on the dp / ep ranks of its expert data-parallel group, which shard their
+    # states: every state is still held once over the dp ranks, so a rank holds 8 bytes (fp32 Adam) and
+    # 4 (fp32 master weights) x every parameter / dp, whatever ep is.
+    spec = {
+        "params": {"B": 2, "T": 8, "D": 64},
+        "inputs": {"x": {"shape": ["B", "T", "D"], "dtype": "bfloat16"}},
+        "blocks": {"MLP": {"layers": [
+            {"name": "up", "type": "Linear", "out_features": 128, "bias": False},
+            {"name": "act", "type": "SiLU"},
+            {"name": "down", "type": "Linear", "out_features": "D", "bias": False},
+        ]}},
+        "layers": [
+            {"name": "moe", "type": "MoE", "num_experts": 8, "top_k": 2, "expert": "MLP"},
+            {"name": "out", "type": "Linear", "out_features": "D", "bias": False},
+        ],
+    }
+    report = archspec.analyze(spec)
+    params, dp = report.totals["params"], 8
+    assert params == 64 * 8 + 8 * 2 * 64 * 128 + 64 * 64
+    for ep in (1, 2, 4, 8):
+        states = parallel_memory(report, OPTIONS, Layout(dp=dp, ep=ep, zero=1)).devices["most_loaded"]
+        assert (states["optimizer"], states["master_weights"]) == (8 * params // dp, 4 * params // dp), ep
