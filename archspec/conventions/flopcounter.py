@@ -69,15 +69,16 @@ def _matmul_backward(f: Facts, forward: Cost) -> int:
 
 def _attention_backward(f: Facts, forward: Cost) -> int:
     p = attention_parts(f)
-    q, kv = p.heads * p.head_dim, p.kv_heads * p.head_dim
-    query = 2 * p.lead * p.queries * p.query_dim * q
-    key_value = 2 * p.lead * p.keys * (p.key_dim + p.value_dim) * kv
-    out = 2 * p.lead * p.queries * q * p.out_dim
+    query = 2 * p.lead * p.queries * p.query_dim * p.heads * p.head_dim
+    key_value = 2 * p.lead * p.keys * p.kv_heads * (p.key_dim * p.head_dim + p.value_dim * p.value_head_dim)
+    out = 2 * p.lead * p.queries * p.heads * p.value_head_dim * p.out_dim
     # weight gradients of the four projections, input gradients of those whose input needs one
     weights = query + key_value + out
     inputs = (0 if f.inputs_without_grad[0] else query) + (0 if f.inputs_without_grad[-1] else key_value) + out
-    # flash / efficient attention backward: 5 batched products of the forward's size (2.5x)
-    return weights + inputs + 2 * p.score_macs() * 5 // 2
+    # flash / efficient attention backward (torch's sdpa_backward_flop_count): five batched
+    # products, the scores again and dQ, dK over head_dim, dScores and dV over v_head_dim
+    # (2.5x the forward when the two dims are equal)
+    return weights + inputs + 2 * p.lead * p.heads * p.pairs * (3 * p.head_dim + 2 * p.value_head_dim)
 
 
 def _rnn_backward(f: Facts, forward: Cost) -> int:

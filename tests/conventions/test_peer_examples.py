@@ -173,3 +173,22 @@ def test_calflops_grouped_transposed_conv_divides_by_groups_twice():
     spec = _single({"type": "ConvTranspose2d", "out_channels": 8, "kernel_size": 3, "groups": 2}, [2, 8, 5, 5])
     totals = archspec.analyze(spec, convention="calflops").totals
     assert (totals["macs"], totals["flops"]) == (7_200, 14_472)
+
+
+def test_flopcounter_attention_backward_follows_torchs_five_products():
+    # torch/utils/flop_counter.py (2.13), sdpa_backward_flop_count: the scores recomputed and
+    # dQ, dK are products over the query/key head dim d_q, dScores and dV over the value head
+    # dim d_v: 2*b*h*s_q*s_k*(3*d_q + 2*d_v); the forward (sdpa_flop_count) 2*b*h*s_q*s_k*(d_q + d_v).
+    # Projections as the linear layers' own formulas (mm: 2*M*K*N; backward: dW, and dX when the
+    # input needs a gradient): q 64->4*16, k 64->2*16, v 64->2*24, out 4*24->64.
+    b, s, e, h, kv, d_q, d_v = 2, 10, 64, 4, 2, 16, 24
+    spec = {"params": {"B": b}, "inputs": {"x": {"shape": ["B", s, e], "requires_grad": True}},
+            "layers": [{"type": "Attention", "num_heads": h, "num_kv_heads": kv, "head_dim": d_q,
+                        "v_head_dim": d_v, "qkv_bias": False, "out_bias": False}]}
+    projections = 2 * b * s * e * (h * d_q + kv * d_q + kv * d_v) + 2 * b * s * h * d_v * e
+    scores = 2 * b * h * s * s * (d_q + d_v)
+    forward = archspec.analyze(spec, convention="flopcounter").totals["flops"]
+    assert forward == projections + scores
+    both = archspec.analyze(spec, convention="flopcounter", backward=True).totals["flops"]
+    # backward: every projection's weight and input gradient (2x), the five attention products
+    assert both - forward == 2 * projections + 2 * b * h * s * s * (3 * d_q + 2 * d_v)
