@@ -108,7 +108,7 @@ MUTATIONS = [
     Mutation("conventions", "archspec/conventions/flopcounter.py", "return input_grad + forward.flops * groups",
              "return input_grad + forward.flops", "FlopCounterMode: grouped conv weight grad not dense"),
     Mutation("conventions", "archspec/conventions/flopcounter.py", "(3 * p.head_dim + 2 * p.value_head_dim)",
-             "(2 * p.head_dim + 2 * p.value_head_dim)", "FlopCounterMode: SDPA backward 2x forward (not 3 d_q + 2 d_v)")"),
+             "(2 * p.head_dim + 2 * p.value_head_dim)", "FlopCounterMode: SDPA backward 2x forward (not 3 d_q + 2 d_v)"),
     Mutation("conventions", "archspec/conventions/torchinfo.py",
              "return mac(f.params * f.out[0]) if f.is_module else Cost()",
              "return mac(f.params * product(f.out[:-1])) if f.is_module else Cost()",
