@@ -152,7 +152,7 @@ def run(mutation: Mutation | None, timeout: int, root: Path = ROOT) -> tuple[boo
     """(killed, seconds, the first failing test) of one mutant; None runs the unmutated suite."""
     with tempfile.TemporaryDirectory(prefix="mutant-") as folder:
         work = Path(folder)
-        for part in ("archspec", "specs", "tests", "docs", "pyproject.toml", "README.md"):
+        for part in ("archspec", "specs", "tests", "docs", "benchmarks", "pyproject.toml", "README.md"):
             source = root / part
             if source.is_dir():
                 shutil.copytree(source, work / part, ignore=shutil.ignore_patterns("__pycache__", ".hypothesis"))
