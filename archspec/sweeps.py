@@ -383,9 +383,13 @@ class Plan:
                 self._client = Client(cluster)
         if self._spec_future is None:  # the validated spec crosses the network once, not once per structure
             self._spec_future = self._client.scatter(jobs[0][0], broadcast=True)
-        futures = self._client.map(_evaluate_remote, [job[1:] for job in jobs], spec=self._spec_future, pure=False)
+        # structures in batches, as the process pool's chunksize: a task costs the scheduler about
+        # as much as one small analysis, and here the scheduler shares the cores
+        size = max(1, len(jobs) // (8 * self.workers))
+        batches = [[job[1:] for job in jobs[i:i + size]] for i in range(0, len(jobs), size)]
+        futures = self._client.map(_evaluate_remote, batches, spec=self._spec_future, pure=False)
         for future in futures:  # in order: each chunk's rows are assembled as its points came
-            yield future.result()
+            yield from future.result()
 
     def close(self) -> None:
         """Release a Dask client (and the local cluster it started)."""
@@ -532,9 +536,10 @@ def _evaluate_group(job) -> list[dict[str, Any]]:
         return _evaluate_structure(*job)
 
 
-def _evaluate_remote(job, spec) -> list[dict[str, Any]]:
-    """_evaluate_group on a Dask worker: the spec comes apart from the job (scattered once)."""
-    return _evaluate_group((spec, *job))
+def _evaluate_remote(batch, spec) -> list[list[dict[str, Any]]]:
+    """_evaluate_group of each structure of a batch on a Dask worker: the spec comes apart from
+    the jobs (scattered once)."""
+    return [_evaluate_group((spec, *job)) for job in batch]
 
 
 def _evaluate_structure(spec, names, sizes, structural, key, points, metrics, base, memory, layout_axes) -> list[dict[str, Any]]:
