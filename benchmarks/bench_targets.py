@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from timing import best_of  # benchmarks/timing.py: the benchmarks' one timing helper
+
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 PYTHON = sys.executable
@@ -88,15 +90,6 @@ def _blocks(n: int) -> dict:
     return {"params": {"B": 1, "N": n // 3}, "inputs": {"x": {"shape": ["B", 64]}},
             "blocks": {"Block": {"layers": [{"type": "Linear", "out_features": 64}, "LayerNorm", "GELU"]}},
             "layers": [{"type": "Block", "repeat": "N"}]}
-
-
-def best_of(function, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        begin = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - begin)
-    return min(times)
 
 
 def scale() -> None:
