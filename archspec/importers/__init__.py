@@ -40,11 +40,14 @@ def _model_proto(head: bytes) -> bool:
     """Whether bytes begin as a serialized ModelProto: ir_version, then ModelProto's fields with
     their wire types (the last may run past the head). Not "is it binary": a model's head can
     be valid UTF-8 (names, and varints that happen to read as characters)."""
-    pos, fields = 0, 0
+    from archspec.importers.onnx.wire import WireError, varint  # the wire reader alone: no onnx needed
+
+    buffer, pos, fields = memoryview(head), 0, 0
     while pos < len(head):
-        key, pos = _varint(head, pos)
-        value, pos = _varint(head, pos) if key is not None else (None, pos)
-        if key is None or value is None:
+        try:
+            key, pos = varint(buffer, pos, len(head))
+            value, pos = varint(buffer, pos, len(head))
+        except WireError:
             return fields > 0  # cut off by the end of the head
         number, wire = key >> 3, key & 7
         if _MODEL_FIELDS.get(number) != wire or (fields == 0 and not (number == 1 and 1 <= value <= 100)):
@@ -53,17 +56,6 @@ def _model_proto(head: bytes) -> bool:
         fields += 1
     return fields > 0
 
-
-def _varint(data: bytes, pos: int) -> tuple[int | None, int]:
-    result = shift = 0
-    while pos < len(data) and shift < 64:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-    return None, pos
 
 
 def is_config(value: Any) -> bool:

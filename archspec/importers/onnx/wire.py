@@ -38,7 +38,8 @@ class Initializer:
     raw: Any = None  # a small tensor's TensorProto bytes (a view of the file's), read only if a fold needs it
 
 
-def _varint(buf: memoryview, pos: int, end: int) -> tuple[int, int]:
+def varint(buf: memoryview, pos: int, end: int) -> tuple[int, int]:
+    """One protobuf varint at `pos` (not past `end`): (value, the position after it); WireError if cut off."""
     result = shift = 0
     while True:
         if pos >= end:
@@ -59,14 +60,14 @@ def fields(buf: memoryview, start: int, end: int) -> Iterator[tuple[int, int, in
     pos = start
     while pos < end:
         key_start = pos
-        key, pos = _varint(buf, pos, end)
+        key, pos = varint(buf, pos, end)
         number, wire = key >> 3, key & 7
         if wire == 0:
-            value, pos = _varint(buf, pos, end)
+            value, pos = varint(buf, pos, end)
             yield number, wire, key_start, value, pos
             continue
         if wire == 2:
-            length, pos = _varint(buf, pos, end)
+            length, pos = varint(buf, pos, end)
         elif wire in (1, 5):
             length = 8 if wire == 1 else 4
         else:
@@ -108,7 +109,7 @@ def _tensor_header(buf: memoryview, start: int, end: int) -> Initializer:
         elif number == DIMS and wire == 2:  # packed
             pos = a
             while pos < b:
-                value, pos = _varint(buf, pos, b)
+                value, pos = varint(buf, pos, b)
                 dims.append(_signed(value))
         elif number == DATA_TYPE and wire == 0:
             data_type = a
