@@ -142,11 +142,7 @@ def plot_roofline(rows, device, dtype: str, efficiency, path, title: str = "") -
     axis.set_yscale("log")
     axis.set_xlabel("arithmetic intensity (FLOPs per byte)")
     axis.set_ylabel("attainable FLOP/s")
-    axis.legend(fontsize="small")
-    axis.set_title(title, fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    pyplot.close(figure)
+    _save(figure, axis, title, path)
 
 
 def plot_plan(candidates, path, title: str = "") -> None:
@@ -164,8 +160,13 @@ def plot_plan(candidates, path, title: str = "") -> None:
     axis.plot([m for m, _ in front], [t for _, t in front], "o-", color="C3", label="Pareto front")
     axis.set_xlabel("memory per device (GiB)")
     axis.set_ylabel("step time (s)")
+    _save(figure, axis, title, path)
+
+
+def _save(figure, axis, title: str, path) -> None:
+    """A one-axis figure's legend and title, then the file."""
     axis.legend(fontsize="small")
     axis.set_title(title, fontsize="small")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
-    pyplot.close(figure)
+    _pyplot().close(figure)
