@@ -213,8 +213,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sweep.add_argument(
         "--metrics", default="params,macs,flops", metavar="NAMES",
         help="comma-separated: params, active_params, buffers, macs, flops, activations, memory (the training "
-        "total, or the inference total with --inference) and its components (weights, gradients, optimizer, master_weights, saved_activations, training_total, inference_total, kv_cache; "
-        "per device with layout options or axes tp, pp, dp, cp, ep, microbatches)",
+        "total, or the inference total with --inference) and its components (weights, gradients, optimizer, "
+        "master_weights, saved_activations, training_total, inference_total, kv_cache; per device with layout "
+        "options or axes tp, pp, dp, cp, ep, microbatches)",
     )
     sweep.add_argument("--where", default=None, metavar="CONDITION", help='keep points where e.g. "macs <= 4G"')
     sweep.add_argument("--pareto", default=None, metavar="M1,M2", help="mark the points no other point beats in both metrics (smaller is better)")

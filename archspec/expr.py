@@ -26,7 +26,6 @@ from typing import Any, Callable, Mapping, Union
 
 from archspec.dims import ceildiv, floordiv, to_exact
 from archspec.errors import ExprError, did_you_mean
-
 from archspec.limits import active
 
 MAX_SOURCE_LENGTH = 500
@@ -277,8 +276,8 @@ def _is_number(value: Any) -> bool:
 def literal(text: str, source: str) -> Fraction:
     """A number literal, exact; its size is checked before it is expanded (1e99999999 is refused
     without computing 10**99999999)."""
-    max_bits = active().max_bits
-    max_exponent = max_bits * 30103 // 100000 + 3  # 80 at 256 bits
+    limits = active()
+    max_bits, max_exponent = limits.max_bits, limits.max_literal_exponent
     mantissa, _, exponent = text.lower().partition("e")
     if exponent and abs(int(exponent)) > max_exponent:
         raise ExprError(f"the number {text} in {source!r} is out of range (exponents up to {max_exponent}; --limit max_bits)")

@@ -112,11 +112,13 @@ def _rows(report: Report, number) -> list[list[str]]:
     return rows
 
 
-def _dominant(rows: list[list[str]], columns: tuple[str, ...]) -> frozenset[int]:
-    """Rows whose share of the FLOPs is at least DOMINANT_SHARE percent."""
-    if columns[-1] != SHARE_COLUMN:
+def _dominant(report: Report) -> frozenset[int]:
+    """The table rows (idle layers left out, as in _rows) with at least DOMINANT_SHARE percent of the FLOPs."""
+    total_flops = _total_flops(report)
+    if not total_flops:
         return frozenset()
-    return frozenset(i for i, row in enumerate(rows[:-1]) if not row[-1].startswith("<") and float(row[-1][:-1]) >= DOMINANT_SHARE)
+    shown = (row for row in report.layers if not row.idle)
+    return frozenset(i for i, row in enumerate(shown) if 100 * float(as_plain(row.flops)) >= DOMINANT_SHARE * total_flops)
 
 
 def _row_name(row) -> str:
@@ -208,7 +210,7 @@ def to_table(report: Report) -> str:
     columns = _columns(report)
     rows = _rows(report, human)
     width = terminal_width()
-    table = table_blocks(list(columns), rows, set(range(3, len(columns))), width, _dominant(rows, columns))
+    table = table_blocks(list(columns), rows, set(range(3, len(columns))), width, _dominant(report))
     lines = [headline(report), *table, summary(report)]
     free = sorted({str(s) for v in report.totals.values() for s in getattr(v, "free_symbols", ())})
     if free and width is not None and any(len(c) > FORMULA_CELL for row in rows for c in row[3:]):

@@ -35,7 +35,16 @@ class Limits:
     @property
     def max_digits(self) -> int:
         """Decimal digits of the longest integer a spec may write (100 at the default 256 bits)."""
-        return self.max_bits * 30103 // 100000 + 23
+        return self._max_decimal_exponent + 23
+
+    @property
+    def max_literal_exponent(self) -> int:
+        """The largest exponent a number literal may write (1e80 at the default 256 bits)."""
+        return self._max_decimal_exponent + 3
+
+    @property
+    def _max_decimal_exponent(self) -> int:
+        return self.max_bits * 30103 // 100000  # log10(2**max_bits), rounded down
 
 
 DEFAULT_LIMITS = Limits()

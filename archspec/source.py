@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from archspec.errors import Problem, SpecError
-from archspec.limits import active
+from archspec.limits import active, raise_hint
 
 # The number of values, the file size, the longest string and the longest integer are settable
 # limits (archspec.limits: max_values, max_file_bytes, max_scalar_chars, max_bits); the nesting
@@ -79,7 +79,7 @@ class _Converter:
             self.expanded.add(id(node))
         if self.count > self.limits.max_values:
             cause = (f"its aliases expand {self.aliases:,} times (an alias bomb?)" if self.aliases else
-                     "it is far larger than any network's spec; raise it with --limit max_values=N if you mean it")
+                     f"it is far larger than any network's spec; {raise_hint('max_values')}")
             raise self.error(f"the document has more than {self.limits.max_values:,} values: {cause}", node)
         if len(path) > MAX_DEPTH:
             raise self.error(f"the document nests deeper than {MAX_DEPTH} levels", node)
@@ -129,7 +129,7 @@ class _Converter:
         if len(node.value) > self.limits.max_scalar_chars:
             raise self.error(
                 f"a value of {len(node.value):,} characters; values have at most {self.limits.max_scalar_chars:,} "
-                "(raise it with --limit max_scalar_chars=N if you mean it)", node)
+                f"({raise_hint('max_scalar_chars')})", node)
         try:
             return self.loader.construct_object(node)
         except yaml.YAMLError as exc:
@@ -245,7 +245,7 @@ def _read_all(path: Path) -> bytes:
         size = path.stat().st_size
         if size > max_bytes:
             raise SpecError(Problem(f"the file is {size:,} bytes; a spec is at most {max_bytes:,} "
-                                    "(raise it with --limit max_file_bytes=N if you mean it)", str(path)))
+                                    f"({raise_hint('max_file_bytes')})", str(path)))
         with path.open("rb") as handle:
             return handle.read(max_bytes + 1)
     except OSError as exc:

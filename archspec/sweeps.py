@@ -325,7 +325,7 @@ class ProgressLine:
 class Plan:
     """How a sweep is evaluated (see the module docstring), prepared once for all its points."""
 
-    def __init__(self, spec, axes, metrics, bindings=None, workers=None, progress=False, memory=None, executor="local",
+    def __init__(self, spec, axes, metrics, bindings=None, workers=None, progress=None, memory=None, executor="local",
                  scheduler=None):
         from archspec.engine import analyze
         from archspec.memory import MemoryOptions
@@ -341,7 +341,7 @@ class Plan:
             a.name for a in axes if a.name in layout_axes or not isinstance(model.spec.params[a.name], Fraction)
         )
         # a ProgressLine, updated after each chunk and, in a structural sweep, after each structure
-        self.spec, self.metrics, self.progress, self.done = spec, list(metrics), progress or None, 0
+        self.spec, self.metrics, self.progress, self.done = spec, list(metrics), progress, 0
         if executor not in ("local", "dask"):
             raise SweepError(f"executor {executor!r}: choose local (processes on this machine) or dask")
         self.executor, self.scheduler, self._client, self._spec_future = executor, scheduler, None, None
