@@ -580,6 +580,10 @@ def _add_layout_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--virtual-stages", type=_depth, default=1, metavar="V", help="interleaved pipeline: model chunks per device")
     group.add_argument("--first-stage-layers", type=int, default=None, metavar="N", help="pin the layers of the first pipeline stage")
     group.add_argument("--last-stage-layers", type=int, default=None, metavar="N", help="pin the layers of the last pipeline stage")
+    group.add_argument("--ep-dispatch", default="expert", choices=("expert", "node"),
+                       help="routed tokens travel once per expert (an all-to-all; default) or once per destination node, "
+                       "then over the node's links (DeepSeek-V3's DeepEP)")
+    group.add_argument("--node-size", type=int, default=None, metavar="N", help="devices per node (default: the device's, else 8)")
 
 
 def _layout(args: argparse.Namespace):
@@ -598,6 +602,7 @@ def _layout(args: argparse.Namespace):
         **sizes, pp=args.pp, sp=args.sp, zero=3 if args.fsdp else args.zero, distributed_optimizer=args.distributed_optimizer,
         recompute=args.recompute, virtual_stages=args.virtual_stages,
         first_stage_layers=args.first_stage_layers, last_stage_layers=args.last_stage_layers,
+        ep_dispatch=args.ep_dispatch, node_size=args.node_size,
     )
     if layout == Layout():
         return None
@@ -863,9 +868,10 @@ def _parallel_memory(args: argparse.Namespace, report, options, layout) -> int:
     comm = result.communication[result.most_loaded_stage or 0]
     if comm:
         print("  sent per step by the most loaded device, by parallel dimension:")
-        for dim, kinds in comm.items():
-            for kind, value in kinds.items():
-                print(f"    {dim:>3} {kind:<15} {cell(value)}")
+        labels = {(dim, kind): f"{dim} {kind}" for dim, kinds in comm.items() for kind in kinds}
+        width = max(map(len, labels.values()), default=0)
+        for (dim, kind), label in labels.items():
+            print(f"    {label:<{width}}  {cell(comm[dim][kind])}")
     return EXIT_OK
 
 

@@ -19,6 +19,8 @@ experts, two rows (docs/counting.md): the gate (router) and the combine:
 
 from __future__ import annotations
 
+from fractions import Fraction
+from math import comb
 from typing import Any, ClassVar, Literal, Union
 
 from pydantic import AfterValidator, Field, StrictInt, field_validator
@@ -139,6 +141,24 @@ class MoE(Layer):
             Saved(input=0), Saved(numel=tokens * self.num_experts, dtype="float32"), *grouped,
             Saved(numel=tokens * k, dtype="int64"), *norm,
         )
+
+    def destinations(self, parts: int) -> Fraction:
+        """Expected distinct parts a token's top_k experts lie in, the experts split in order into
+        `parts` equal parts (expert-parallel ranks, or the nodes they fill), routing uniform over
+        the experts a token may use (docs/parallel.md, expert dispatch)."""
+        experts, k = self.num_experts, self.top_k
+        if not all(isinstance(v, int) for v in (experts, k, self.groups, self.topk_groups)):
+            raise LayerError("expert dispatch by destination needs num_experts, top_k and the groups as numbers")
+        per_part = exact_div(experts, parts, f"num_experts={experts} must be divisible by {parts} parts")
+        reachable = parts
+        if self.groups and self.topk_groups:
+            # the topk_groups groups a token may use, each over parts/groups parts (at least one),
+            # taken to lie on distinct parts (DeepSeek-V3 places one group per node)
+            reachable = min(parts, self.topk_groups * max(1, parts // self.groups))
+        pool = per_part * reachable
+        if k > pool:
+            raise LayerError(f"top_k={k} is more than the {pool} experts a token may use")
+        return reachable * (1 - Fraction(comb(pool - per_part, k), comb(pool, k)))
 
     def combine(self, x: Shape) -> "MoECombine":
         """The row after the experts: their outputs weighted and summed per token."""

@@ -8,6 +8,8 @@ from archspec.dims import Value, is_concrete
 from archspec.errors import ArchspecError
 
 RECOMPUTE = ("none", "selective", "full", "per-block")
+EP_DISPATCH = ("expert", "node")
+DEVICES_PER_NODE = 8  # an HGX/DGX node, when neither --node-size nor a device says
 
 
 class LayoutError(ArchspecError):
@@ -21,7 +23,11 @@ class Layout:
     optimizer; activation recomputation; micro-batches per step and interleaved
     (virtual) stages per device. The spec's batch B is the micro-batch, per data-parallel
     rank. first/last_stage_layers pin the layers of the first and last pipeline stages
-    (Megatron's decoder_first/last_pipeline_num_layers); the rest split evenly."""
+    (Megatron's decoder_first/last_pipeline_num_layers); the rest split evenly.
+    ep_dispatch is how routed tokens travel: "expert", one copy per (token, expert) in an
+    all-to-all (Megatron's dispatcher), or "node", one copy per destination node, forwarded
+    over the node's links to the experts' devices (DeepSeek-V3's DeepEP kernels); node_size
+    is the devices per node (None: the device's, else DEVICES_PER_NODE)."""
 
     dp: Value = 1
     tp: Value = 1
@@ -36,10 +42,16 @@ class Layout:
     virtual_stages: int = 1
     first_stage_layers: int | None = None
     last_stage_layers: int | None = None
+    ep_dispatch: str = "expert"
+    node_size: int | None = None
 
     @property
     def devices(self) -> Value:
         return self.dp * self.tp * self.pp * self.cp
+
+    @property
+    def devices_per_node(self) -> int:
+        return self.node_size or DEVICES_PER_NODE
 
     @property
     def shards_optimizer(self) -> bool:
@@ -60,6 +72,10 @@ class Layout:
             raise LayoutError(f"--zero takes 0, 1, 2 or 3 (3: FSDP), found {self.zero}")
         if self.recompute not in RECOMPUTE:
             raise LayoutError(f"--recompute takes {', '.join(RECOMPUTE)}, found {self.recompute!r}")
+        if self.ep_dispatch not in EP_DISPATCH:
+            raise LayoutError(f"--ep-dispatch takes {', '.join(EP_DISPATCH)}, found {self.ep_dispatch!r}")
+        if self.node_size is not None and (not isinstance(self.node_size, int) or self.node_size < 1):
+            raise LayoutError(f"--node-size must be a whole number of at least 1, found {self.node_size}")
         if self.virtual_stages > 1 and self.pp == 1:
             raise LayoutError("--virtual-stages interleaves pipeline stages: it needs --pp of 2 or more")
         if self.ep != 1 and is_concrete(self.ep) and is_concrete(self.dp * self.cp) and (self.dp * self.cp) % self.ep:
@@ -73,4 +89,5 @@ class Layout:
         parts += [f"recompute={self.recompute}"] if self.recompute != "none" else []
         parts += [f"microbatches={self.microbatches}"] if self.microbatches != 1 else []
         parts += [f"virtual stages={self.virtual_stages}"] if self.virtual_stages != 1 else []
+        parts += ["node-limited expert dispatch"] if self.ep_dispatch == "node" and self.ep != 1 else []
         return ", ".join(parts) or "one device"

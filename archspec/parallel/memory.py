@@ -15,7 +15,8 @@ from typing import Any
 
 from archspec.dims import Value, as_plain, ceildiv, is_concrete, maximum, product, total
 from archspec.memory import OPTIMIZER_STATES, MemoryOptions, _bytes, storage_bytes
-from archspec.parallel.layout import Layout
+from archspec.errors import LayerError
+from archspec.parallel.layout import Layout, LayoutError
 from archspec.parallel.pipeline import in_flight, stage_fractions, units_of
 from archspec.parallel.tensor import RowPlan, plan_rows
 from archspec.report import Report
@@ -231,11 +232,44 @@ def _communication(report, options, layout, plans, shares, device: int) -> dict[
             chunk = _kv_chunk(row, layout)
             add("cp", "p2p", chunk * act * (layout.cp - 1) * 3 * part * m)  # forward: cp-1 chunks; backward: K,V and dK,dV
         if layout.ep != 1 and row.type == "MoE":
-            routed = _divide(product(row.output_shapes[0]) * row.times, layout.cp)
-            add("ep", "all_to_all", _volume("all_to_all", routed, act, layout.ep) * 4 * part * m)
+            # dispatch and combine, forward and backward: four transfers of the routed tokens
+            for dim, kind, sent in _expert_dispatch(row, layout, act):
+                add(dim, kind, sent * 4 * part * m)
     _pipeline(report, layout, shares, device, act, add)
     _data_parallel(report, options, layout, plans, shares, device, grad, add)
     return {dim: {kind: as_plain(total(values)) for kind, values in kinds.items()} for dim, kinds in events.items()}
+
+
+def _expert_dispatch(row, layout, act: Value) -> list[tuple[str, str, Value]]:
+    """Bytes one device sends to move its routed tokens to their experts, once.
+
+    "expert" dispatch: an all-to-all of the T*k routed tokens over the ep ranks. "node"
+    dispatch, when the ep group spans N nodes of g ranks: a token crosses to each remote
+    node holding any of its experts once, n_N (N - 1)/N times for n_N = the expected
+    distinct nodes of its experts (MoE.destinations), and reaches each expert's device
+    inside a node over the node's links, n_ep (g - 1)/g times (dim ep_node)."""
+    routed = _divide(product(row.output_shapes[0]) * row.times, layout.cp)
+    node = layout.devices_per_node
+    if layout.ep_dispatch == "expert" or layout.tp * layout.ep <= node:
+        return [("ep", "all_to_all", _volume("all_to_all", routed, act, layout.ep))]
+    if not all(isinstance(v, int) for v in (layout.tp, layout.ep)) or (layout.tp * layout.ep) % node:
+        raise LayoutError(f"node-limited dispatch needs tp * ep = {layout.tp * layout.ep} to fill whole nodes of {node} devices")
+    nodes = layout.tp * layout.ep // node
+    ranks = layout.ep // nodes
+    tokens = _divide(routed, row.layer.top_k)
+    try:
+        across = row.layer.destinations(nodes) * (nodes - 1) / nodes
+        within = row.layer.destinations(layout.ep) * (ranks - 1) / ranks
+    except LayerError as exc:
+        raise LayoutError(f"{row.name} (MoE): {exc}") from None
+    return [("ep", "all_to_all", _whole_bytes(tokens * act * across)), ("ep_node", "forward", _whole_bytes(tokens * act * within))]
+
+
+def _whole_bytes(value: Value) -> Value:
+    """An expected byte count rounded up to whole bytes (kept as a formula when it is one)."""
+    if isinstance(value, (int, Fraction)):
+        return ceildiv(value.numerator, value.denominator)
+    return as_plain(value)
 
 
 def _kv_chunk(row, layout) -> Value:

@@ -18,7 +18,7 @@ they span nodes) at e_link of their bandwidth, exposed except the overlapped fra
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from archspec.dims import product
@@ -83,6 +83,8 @@ def training_step(
     efficiency = efficiency or Efficiency()
     efficiency.check()
     layout.check()
+    if layout.node_size is None:
+        layout = replace(layout, node_size=device.devices_per_node)
     dtype = options.dtype
     peak = device.matmul_flops(dtype)
     devices = int(layout.devices)
@@ -101,6 +103,9 @@ def training_step(
     plans, _ = plan_rows(report, layout)
     shares = stage_fractions(report, layout)
     matmul = peak * efficiency.matmul
+    # an fp8 recipe keeps some products in bf16 (_in_bf16); elsewhere the two peaks are one
+    fp8 = dtype == "fp8"
+    wide = device.matmul_flops("bf16") * efficiency.matmul if fp8 else matmul
     vector = device.vector_flops(dtype) * efficiency.vector
     bandwidth = device.memory_bandwidth * efficiency.memory
     inference = MemoryOptions(training=False, dtype=dtype)
@@ -112,7 +117,9 @@ def training_step(
             continue
         split = float(layout.cp) * (float(layout.tp) if layout.sp or plan.splits_work else 1.0)
         mm = 2 * row.macs
-        forward = max(mm / matmul + (row.flops - mm) / vector, row_bytes(report, row, inference) / bandwidth) / split
+        mm_wide = 2 * _in_bf16(row) if fp8 else 0
+        matmul_time = (mm - mm_wide) / matmul + mm_wide / wide
+        forward = max(matmul_time + (row.flops - mm) / vector, row_bytes(report, row, inference) / bandwidth) / split
         extra = 0.0
         if layout.recompute in ("full", "per-block"):
             extra = forward
@@ -121,17 +128,22 @@ def training_step(
             core = row.layer.parts(*row.input_shapes)
             core_mm = 2 * core.score_macs()
             core_bytes = row.layer.internal_elements(*row.input_shapes) * float(BYTES[dtype])
-            extra = max(core_mm / matmul + core.other_flops() / vector, core_bytes / bandwidth) * row.times / split
+            extra = max(core_mm / wide + core.other_flops() / vector, core_bytes / bandwidth) * row.times / split
         # backward: a matrix product's two gradients (input and weight) cost twice its forward;
         # an elementwise op's one pass of the same size as its forward
         passes = 3 if row.macs else 2
         compute += part * (passes * forward + extra)
     links = _links(layout, device, efficiency)
-    comm = memory.communication.get(loaded, {})
+    comm = dict(memory.communication.get(loaded, {}))
     exposed: dict[str, float] = {}
     per_micro = 0.0
+    # node-limited expert dispatch: the forward inside the node runs on its own links while the
+    # transfers between nodes arrive (pipelined), so the slower of the two is the time
+    node_forward = float(sum(comm.pop("ep_node", {}).values())) / links["ep_node"] if "ep_node" in comm else 0.0
     for dim, kinds in comm.items():
         seconds = float(sum(kinds.values())) / links[dim]
+        if dim == "ep":
+            seconds = max(seconds, node_forward)
         if dim in ("tp", "cp", "ep"):
             seconds *= 1 - efficiency.tp_overlap
             per_micro += seconds / micro
@@ -155,6 +167,17 @@ def training_step(
     )
 
 
+def _in_bf16(row) -> float:
+    """MACs of one row that an fp8 training recipe runs in bf16: every product of a layer outside
+    the repeated blocks (embedding, output head) and the attention core's products inside them;
+    fp8 covers the blocks' linear layers (Transformer Engine's recipe; DeepSeek-V3, sec. 3.3.1)."""
+    if len(row.path) < 2:
+        return float(row.macs)
+    if row.type in ATTENTION:
+        return float(row.layer.parts(*row.input_shapes).score_macs() * row.times)
+    return 0.0
+
+
 def _recomputed_macs(row, recompute: str) -> float:
     """The matrix-product MACs of one micro-batch that `recompute` runs again in `row`."""
     if recompute in ("full", "per-block"):
@@ -168,7 +191,7 @@ def _links(layout: Layout, device: Device, efficiency: Efficiency) -> dict[str, 
     """Bytes per second each parallel dimension's traffic runs at: within the node while its
     group fits there (tensor, then context and expert inside it), across nodes otherwise."""
     intra, inter = device.intra_node_bandwidth * efficiency.link, device.inter_node_bandwidth * efficiency.link
-    node = device.devices_per_node
+    node = layout.devices_per_node
     tp, cp, ep = int(layout.tp), int(layout.cp), int(layout.ep)
     return {
         "tp": intra if tp <= node else inter,
@@ -176,4 +199,5 @@ def _links(layout: Layout, device: Device, efficiency: Efficiency) -> dict[str, 
         "ep": intra if tp * ep <= node else inter,
         "pp": intra if tp * cp * int(layout.dp) * layout.pp <= node else inter,
         "dp": intra if int(layout.devices) <= node else inter,
+        "ep_node": intra,
     }

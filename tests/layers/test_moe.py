@@ -131,3 +131,56 @@ def test_mistakes_are_located_errors(change, message):
     spec["layers"][0].update(change)
     with pytest.raises(SpecError, match=message):
         archspec.analyze(spec, E=8)
+
+
+# ---- expert dispatch: the distinct parts (ranks, nodes) a token's experts lie in -----------
+def _brute_destinations(experts, k, parts, groups, topk_groups):
+    """The mean, over every choice of a token's groups and then of its k experts among them, of
+    the distinct parts those experts lie in (experts split in order into equal parts and groups)."""
+    from fractions import Fraction
+    from itertools import combinations
+
+    per_part, per_group = experts // parts, experts // (groups or 1)
+    group_choices = list(combinations(range(groups), topk_groups)) if groups else [None]
+    mean = Fraction(0)
+    for chosen in group_choices:
+        allowed = range(experts) if chosen is None else [e for e in range(experts) if e // per_group in chosen]
+        picks = list(combinations(allowed, k))
+        mean += Fraction(sum(len({e // per_part for e in pick}) for pick in picks), len(picks))
+    return mean / len(group_choices)
+
+
+def _router(experts, k, groups=0, topk_groups=0):
+    from archspec.layers.moe import MoE
+
+    return MoE(type="MoE", num_experts=experts, top_k=k, expert="MLP", groups=groups, topk_groups=topk_groups).bind({})
+
+
+@given(st.sampled_from([(8, 2), (8, 4), (12, 3), (16, 4), (16, 8), (12, 6)]), st.integers(1, 4), st.data())
+def test_destinations_equal_the_mean_over_every_routing(sizes, k, data):
+    # exact where each group spans whole parts (DeepSeek-V3: one group per node), and without groups
+    experts, parts = sizes
+    k = min(k, experts)
+    groups = data.draw(st.sampled_from([0] + [g for g in range(1, parts + 1) if parts % g == 0]))
+    topk_groups = data.draw(st.integers(1, groups)) if groups else 0
+    if groups and k > topk_groups * experts // groups:
+        k = topk_groups * experts // groups
+    expected = _brute_destinations(experts, k, parts, groups, topk_groups)
+    assert _router(experts, k, groups, topk_groups).destinations(parts) == pytest.approx(float(expected), rel=1e-12)
+
+
+@given(st.sampled_from([(8, 2, 4), (8, 2, 8), (16, 4, 8), (16, 2, 8), (12, 3, 6)]), st.integers(1, 4), st.data())
+def test_destinations_bound_the_mean_when_a_part_holds_several_groups(sizes, k, data):
+    # several groups per part: the chosen groups are taken to lie on distinct parts, an upper bound
+    experts, parts, groups = sizes
+    topk_groups = data.draw(st.integers(1, groups))
+    k = min(k, topk_groups * experts // groups)
+    expected = _brute_destinations(experts, k, parts, groups, topk_groups)
+    assert _router(experts, k, groups, topk_groups).destinations(parts) >= float(expected) - 1e-12
+
+
+def test_deepseek_v3_reaches_at_most_four_nodes():
+    # 256 experts in 8 groups, a token's 8 from its best 4 groups; one group per node over 8 nodes
+    router = _router(256, 8, groups=8, topk_groups=4)
+    assert 3.5 < router.destinations(8) < 4
+    assert _router(256, 8).destinations(8) > 5  # without the limit: 5.3 of the 8 nodes

@@ -163,6 +163,27 @@ def test_expert_parallel_all_to_all_sends_every_routed_copy_to_the_other_ranks()
     assert sent == {"all_to_all": layers * 4 * batch * length * k * width * 2 * (ep - 1) // ep}
 
 
+def test_node_limited_dispatch_crosses_to_each_node_once_and_fans_out_inside_it():
+    # --ep-dispatch node over 2 nodes of 4 ranks: a token goes to each other node that holds any
+    # of its experts once (the mean over every routing of the distinct nodes, times the 1/2 chance
+    # that a node is another one), then to each expert's rank other than the receiving one (3/4)
+    from tests.layers.test_moe import _brute_destinations
+
+    layers, batch, length, k, width, ep, node = 2, 1, 16, 2, 4096, 8, 4
+    report = archspec.analyze(SPECS / "mixtral_8x7b.yaml", B=batch, L=length, n_layer=layers)
+    sent = comm(report, ep=ep, dp=ep, ep_dispatch="node", node_size=node)
+    per_copy = layers * 4 * batch * length * width * 2
+    across = per_copy * _brute_destinations(8, k, 2, 0, 0) / 2
+    within = per_copy * _brute_destinations(8, k, 8, 0, 0) * 3 / 4
+    # an expected byte count is rounded up to whole bytes once per layer and transfer
+    assert 0 <= sent["ep"]["all_to_all"] - across < layers * 4
+    assert 0 <= sent["ep_node"]["forward"] - within < layers * 4
+    # within one node the dispatch is the all-to-all of every routed copy
+    assert comm(report, ep=ep, dp=ep, ep_dispatch="node", node_size=8) == comm(report, ep=ep, dp=ep)
+    with pytest.raises(LayoutError, match="whole nodes of 3 devices"):
+        comm(report, ep=ep, dp=ep, ep_dispatch="node", node_size=3)
+
+
 def test_an_lstm_on_cuda_keeps_seven_values_per_unit_and_step():
     # the unfused LSTM cell's backward needs, per hidden unit and step: the four gate activations
     # (i, f, g, o), the cell state c, tanh(c) and the output h (torch's LSTMCell derivative);
