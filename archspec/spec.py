@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Annotated, Any, Literal, NamedTuple, Union
 
 from pydantic import (

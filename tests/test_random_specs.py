@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 import sympy
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 import archspec
