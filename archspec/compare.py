@@ -9,9 +9,7 @@ from typing import Any
 
 from archspec.conventions import CONVENTIONS, Convention
 from archspec.dims import Value, as_plain, total
-from archspec.engine import analyze_model
 from archspec.formats import grouped, human, table_blocks, terminal_width
-from archspec.spec import validate
 
 FORMATS = ("table", "json", "markdown")
 
@@ -67,7 +65,10 @@ def columns() -> tuple[Column, ...]:
 
 def compare(spec: Any, bindings: dict[str, Any] | None = None, limits=None) -> Comparison:
     """Analyze a spec under every convention and tabulate the figures by layer type."""
+    # the analysis is loaded here, not at import: listing the conventions needs none of it
+    from archspec.engine import analyze_model
     from archspec.limits import applied
+    from archspec.spec import validate
 
     with applied(limits):
         model, source = validate(spec)

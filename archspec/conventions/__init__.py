@@ -17,11 +17,13 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass, field, replace
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from archspec.dims import Value, product
 from archspec.errors import ArchspecError, did_you_mean
-from archspec.layers.base import Layer, Shape
+
+if TYPE_CHECKING:  # listing the conventions loads no layer (nor pydantic)
+    from archspec.layers.base import Layer, Shape
 
 @dataclass(frozen=True)
 class Cost:

@@ -32,7 +32,6 @@ from archspec.conventions import (
     rnn_cells,
 )
 from archspec.dims import Value, floordiv, product
-from archspec.layers.base import broadcast_shapes
 
 
 def _called(f: Facts) -> bool:
@@ -152,7 +151,7 @@ def attention_with_sdpa(f: Facts) -> Cost:
 
 def elementwise(f: Facts) -> Cost:
     """torch.add / torch.mul and tensor methods: FLOPs numel of the broadcast shape; + and *: 0"""
-    return flop(product(broadcast_shapes(*f.inputs))) if f.call == "function" else Cost()
+    return flop(f.numel_out) if f.call == "function" else Cost()
 
 
 def matmul(f: Facts) -> Cost:

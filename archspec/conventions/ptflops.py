@@ -32,7 +32,6 @@ from archspec.conventions import (
 )
 
 from archspec.dims import Value, is_concrete, product, to_exact
-from archspec.layers.base import broadcast_shapes
 
 
 def _per_sample(f: Facts, count: Value) -> Cost:
@@ -151,7 +150,7 @@ def attention(f: Facts) -> Cost:
 
 def elementwise(f: Facts) -> Cost:
     """torch.add / torch.mul and tensor methods: numel of the broadcast shape; the + and * operators: 0"""
-    return mac(product(broadcast_shapes(*f.inputs))) if f.call == "function" else Cost()
+    return mac(f.numel_out) if f.call == "function" else Cost()
 
 
 def matmul(f: Facts) -> Cost:
