@@ -68,6 +68,7 @@ def compare(spec: Any, bindings: dict[str, Any] | None = None, limits=None) -> C
     # the analysis is loaded here, not at import: listing the conventions needs none of it
     from archspec.engine import analyze_model
     from archspec.limits import applied
+    from archspec.rows import Counting
     from archspec.spec import validate
 
     with applied(limits):
@@ -75,14 +76,22 @@ def compare(spec: Any, bindings: dict[str, Any] | None = None, limits=None) -> C
     cols = columns()
     by_type: dict[tuple[str, str], Value] = {}
     totals: dict[str, Value] = {}
-    reports = {c.name: analyze_model(model, source, bindings, limits, c.name) for c in CONVENTIONS.values()}
-    types = list(dict.fromkeys(row.type for row in reports["archspec"].layers))
+    # one walk of the graph; each convention counts its rows again from the facts a row keeps
+    # (the layer, its shapes, its input storages: the spec's inputs are storages 0, 1, ...)
+    base = analyze_model(model, source, bindings, limits, None)
+    without_grad = frozenset(i for i, tensor in enumerate(model.spec.inputs.values()) if not tensor.requires_grad)
+    batch = next(iter(base.inputs.values()))[0]
+    rows = {}
+    for convention in CONVENTIONS.values():
+        counting = Counting(convention, False, without_grad, batch)
+        rows[convention.name] = [row if row.idle else counting.recount(row, row.layer, row.input_storages) for row in base.layers]
+    types = list(dict.fromkeys(row.type for row in base.layers))
     for column in cols:
-        report = reports[column.convention.name]
-        totals[column.title] = report.totals[column.metric]
+        counted = rows[column.convention.name]
+        totals[column.title] = as_plain(total(getattr(row, column.metric) for row in counted))
         for layer_type in types:
             by_type[(layer_type, column.title)] = as_plain(
-                total(getattr(row, column.metric) for row in report.layers if row.type == layer_type)
+                total(getattr(row, column.metric) for row in counted if row.type == layer_type)
             )
     return Comparison(model.spec.name, tuple(types), cols, by_type, totals)
 

@@ -100,3 +100,18 @@ def test_default_backward_on_gpt2_is_four_flops_per_forward_mac():
     both = archspec.analyze(SPECS / "gpt2.yaml", L=128, backward=True).totals
     assert both["flops"] - forward["flops"] == 4 * forward["macs"]
     assert both["macs"] == forward["macs"]
+
+
+@pytest.mark.parametrize("spec", ["resnet50.yaml", "gpt2.yaml", "mixtral_8x7b.yaml", "lstm_2layer.yaml", "t5_small.yaml"])
+def test_compare_counts_each_convention_as_an_analysis_under_it(spec):
+    # compare walks the graph once and counts every row again per convention; each figure must
+    # equal the analysis under that convention (a walk of its own)
+    from archspec.compare import compare
+
+    comparison = compare(SPECS / spec)
+    for column in comparison.columns:
+        report = archspec.analyze(SPECS / spec, convention=column.convention.name)
+        assert comparison.totals[column.title] == report.totals[column.metric]
+        for layer_type in comparison.types:
+            expected = sum(getattr(row, column.metric) for row in report.layers if row.type == layer_type)
+            assert comparison.by_type[(layer_type, column.title)] == expected, (layer_type, column.title)
