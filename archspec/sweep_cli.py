@@ -445,14 +445,15 @@ def _json_value(value: Any) -> Any:
 
 
 class _ParquetWriter:
-    """Columns straight to a Parquet file (pyarrow), one row group per chunk."""
+    """Columns straight to a Parquet file (pyarrow), one row group per chunk. A column is int64
+    while its values fit, else decimal(38, 0), else text (exact counts of large models pass
+    2^63); when a chunk needs a wider type than the file has, the file is rewritten with it."""
 
     def __init__(self, path: Path, names: list[str], metrics: list[str]):
         self.path, self.names, self.metrics, self.writer = path, names, metrics, None
 
     def write(self, chunk: Chunk, mask: list[bool]) -> None:
         import pyarrow
-        import pyarrow.parquet as pq
 
         keep = [i for i, ok in enumerate(mask) if ok]
         data = {}
@@ -462,11 +463,27 @@ class _ParquetWriter:
                 values = [None if chunk.errors[i] else values[i] for i in keep]
             else:
                 values = [_json_value(values[i]) for i in keep]
-            data[name] = pyarrow.array(values)
+            data[name] = _arrow_array(values)
         data["error"] = pyarrow.array([chunk.errors[i] for i in keep], type=pyarrow.string())
-        table = pyarrow.table(data)
+        self._append(pyarrow.table(data))
+
+    def _append(self, table) -> None:
+        import pyarrow
+        import pyarrow.parquet as pq
+
         if self.writer is None:
             self.writer = pq.ParquetWriter(self.path, table.schema)
+        elif table.schema != self.writer.schema:
+            schema = pyarrow.schema([
+                pyarrow.field(name, _wider(self.writer.schema.field(name).type, table.schema.field(name).type))
+                for name in table.schema.names
+            ])
+            if schema != self.writer.schema:  # rewrite what is written with the wider types
+                self.writer.close()
+                written = pq.read_table(self.path).cast(schema)
+                self.writer = pq.ParquetWriter(self.path, schema)
+                self.writer.write_table(written)
+            table = table.cast(schema)
         self.writer.write_table(table)
 
     def close(self) -> None:
@@ -477,6 +494,38 @@ class _ParquetWriter:
             import pyarrow.parquet as pq
 
             pq.write_table(pyarrow.table({}), self.path)
+
+
+INT64 = (-(2**63), 2**63 - 1)
+
+
+def _arrow_array(values: list):
+    """A column for Parquet: int64 while the integers fit, decimal(38, 0) up to 38 digits, else text."""
+    import pyarrow
+
+    ints = [v for v in values if type(v) is int]
+    if not ints or INT64[0] <= min(ints) and max(ints) <= INT64[1]:
+        return pyarrow.array(values)
+    if all(v is None or type(v) is int for v in values):
+        if max(abs(v) for v in ints) < 10**38:
+            from decimal import Decimal
+
+            return pyarrow.array([None if v is None else Decimal(v) for v in values], pyarrow.decimal128(38, 0))
+    return pyarrow.array([None if v is None else str(v) for v in values], pyarrow.string())
+
+
+def _wider(a, b):
+    """The narrowest Arrow type that holds both a column's earlier values and its new ones."""
+    import pyarrow
+
+    if a == b or pyarrow.types.is_null(b):
+        return a
+    if pyarrow.types.is_null(a):
+        return b
+    rank = {pyarrow.int64(): 0, pyarrow.float64(): 1, pyarrow.decimal128(38, 0): 1}
+    if a in rank and b in rank and {a, b} != {pyarrow.float64(), pyarrow.decimal128(38, 0)}:
+        return a if rank[a] >= rank[b] else b
+    return pyarrow.string()
 
 
 def _atomic(path: Path, write) -> None:

@@ -143,3 +143,40 @@ def test_memory_is_the_total_the_memory_options_ask_for(capsys, mode, total):
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     training = mode == "--training"
     assert [r["memory"] for r in rows] == [archspec.memory(SPECS / "gpt2.yaml", training=training, B=b).totals[total] for b in (1, 3)]
+
+
+# ---- Parquet (the parquet extra) --------------------------------------------------------------
+def test_parquet_holds_the_csv_figures_exactly_past_int64(capsys, tmp_path):
+    # llama3_405b at B = 10^5 has 3.6e20 MACs, past int64: such a column is decimal(38, 0), exact
+    pq = pytest.importorskip("pyarrow.parquet")
+    args = ["sweep", SPECS / "llama3_405b.yaml", "--grid", "B=1,1000,100000", "--grid", "L=2048,8192"]
+    assert _run(capsys, *args, "--out", tmp_path / "a.parquet")[0] == 0
+    assert _run(capsys, *args, "--out", tmp_path / "a.csv")[0] == 0
+    table = pq.read_table(tmp_path / "a.parquet")
+    assert str(table.schema.field("params").type) == "int64" and str(table.schema.field("macs").type) == "decimal128(38, 0)"
+    with open(tmp_path / "a.csv", newline="") as handle:
+        expected = list(csv.DictReader(handle))
+    assert [{k: str(v) for k, v in row.items()} for row in table.to_pylist()] == expected
+
+
+def test_parquet_widens_a_column_when_a_later_chunk_needs_it(tmp_path):
+    # the file's types come from its first chunk: a metric all invalid there (null), or int64
+    # there and past it later, makes the writer rewrite the file with the wider type
+    pq = pytest.importorskip("pyarrow.parquet")
+    from archspec.sweep_cli import _ParquetWriter
+    from archspec.sweeps import Chunk
+
+    writer = _ParquetWriter(tmp_path / "w.parquet", ["B"], ["macs", "flops"])
+    chunks = [
+        ({"B": [1, 2], "macs": [5, 6], "flops": [0, 0]}, ["", "too big"]),
+        ({"B": [3], "macs": [2**70], "flops": [7]}, [""]),
+        ({"B": [4], "macs": [10**40], "flops": [8]}, [""]),
+    ]
+    for columns, errors in chunks:
+        writer.write(Chunk(columns, errors, 1), [True] * len(errors))
+    writer.close()
+    table = pq.read_table(tmp_path / "w.parquet")
+    assert str(table.schema.field("macs").type) == "string"  # 10^40 passes decimal(38, 0)
+    assert table.column("macs").to_pylist() == ["5", None, str(2**70), str(10**40)]
+    assert table.column("flops").to_pylist() == [0, None, 7, 8]
+    assert table.column("B").to_pylist() == [1, 2, 3, 4]
