@@ -4,6 +4,8 @@ published budgets, with one set of efficiency defaults; FLOP accounting against 
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import archspec
 from archspec.cli import main
@@ -157,3 +159,21 @@ def test_the_pipeline_bubble_is_one_f_one_b(pp, v, micro):
     pipeline = step.step_time_s - step.update_s - step.communication_s.get("dp", 0.0)
     assert pipeline / step.microbatch_s == pytest.approx(micro + (pp - 1) / v, rel=1e-12)
     assert step.bubble_s == pytest.approx(step.microbatch_s * (pp - 1) / v, rel=1e-12)
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.sampled_from(["expert", "node"]), st.sampled_from([1, 2, 4]), st.floats(1.0, 4.0))
+def test_faster_links_never_slow_a_training_step(dispatch, tp, factor):
+    # the step time is monotone in every bandwidth, also where two transfers overlap (the
+    # node-limited dispatch takes the slower of the links between and inside nodes)
+    from dataclasses import replace
+
+    report = archspec.analyze(SPECS / "mixtral_8x7b.yaml", B=1, L=256, n_layer=2)
+    layout = Layout(tp=tp, dp=16, ep=8, pp=1, microbatches=2, ep_dispatch=dispatch)  # tp x ep over 1, 2 or 4 nodes
+    device = get_device("h100-sxm")
+    faster = replace(device, intra_node_bandwidth=device.intra_node_bandwidth * factor,
+                     inter_node_bandwidth=device.inter_node_bandwidth * factor)
+    slower = training_step(report, MIXED, layout, device)
+    assert training_step(report, MIXED, layout, faster).step_time_s <= slower.step_time_s
+    faster_between = replace(device, inter_node_bandwidth=device.inter_node_bandwidth * factor)
+    assert training_step(report, MIXED, layout, faster_between).step_time_s <= slower.step_time_s
