@@ -302,7 +302,9 @@ class Layer(GraphFields):
         work (a 50,000-layer spec binds 50,000 layers; this is a seventh of the time)."""
         bound = type(self).__new__(type(self))
         object.__setattr__(bound, "__dict__", values)
-        object.__setattr__(bound, "__pydantic_fields_set__", set(values))
+        # the fields the spec set are the parsed layer's; its set is shared, not copied (a bound
+        # layer is never assigned to, and pydantic's model_copy copies the set before adding to it)
+        object.__setattr__(bound, "__pydantic_fields_set__", self.__pydantic_fields_set__)
         object.__setattr__(bound, "__pydantic_extra__", None)
         object.__setattr__(bound, "__pydantic_private__", None)
         return bound
