@@ -143,7 +143,7 @@ def _analyze_validated(
     return replace(report, storages=tuple(walk.storages), output_storages=output_storages, decode=decode, warnings=warnings)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Tensor:
     """A tensor flowing through the graph: its shape and the storage it lives in (views share one)."""
 

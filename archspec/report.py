@@ -13,7 +13,7 @@ TOTAL_KEYS = ("params", "active_params", "buffers", "macs", "flops", "activation
 ROW_MEMORY_KEYS = ("kv_cache", "kv_cache_read", "weights_read")  # per-row counts the memory model reads
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Storage:
     """A block of memory holding one or more tensors (views share one): its elements, their
     dtype ("activation" for the dtype activations are computed in), and whether it is a
@@ -29,7 +29,7 @@ class Storage:
     core: bool = False  # an attention core tensor (dropped by selective recomputation)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LayerRow:
     """One analyzed layer (or, collapsed, one block): its place, shapes and counts.
 
