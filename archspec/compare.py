@@ -81,17 +81,20 @@ def compare(spec: Any, bindings: dict[str, Any] | None = None, limits=None) -> C
     base = analyze_model(model, source, bindings, limits, None)
     without_grad = frozenset(i for i, tensor in enumerate(model.spec.inputs.values()) if not tensor.requires_grad)
     batch = next(iter(base.inputs.values()))[0]
-    rows = {}
+    counted = {}  # convention -> (MACs, FLOPs) per row
     for convention in CONVENTIONS.values():
         counting = Counting(convention, False, without_grad, batch)
-        rows[convention.name] = [row if row.idle else counting.recount(row, row.layer, row.input_storages) for row in base.layers]
+        counted[convention.name] = [
+            (row.macs, row.flops) if row.idle else counting.counts(row, row.layer, row.input_storages) for row in base.layers
+        ]
     types = list(dict.fromkeys(row.type for row in base.layers))
     for column in cols:
-        counted = rows[column.convention.name]
-        totals[column.title] = as_plain(total(getattr(row, column.metric) for row in counted))
+        index = 0 if column.metric == "macs" else 1
+        figures = [figure[index] for figure in counted[column.convention.name]]
+        totals[column.title] = as_plain(total(figures))
         for layer_type in types:
             by_type[(layer_type, column.title)] = as_plain(
-                total(getattr(row, column.metric) for row in counted if row.type == layer_type)
+                total(figure for figure, row in zip(figures, base.layers) if row.type == layer_type)
             )
     return Comparison(model.spec.name, tuple(types), cols, by_type, totals)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from archspec.dims import as_plain, definitely_equal, is_concrete, product, total
+from archspec.dims import Value, as_plain, definitely_equal, is_concrete, product, total
 from archspec.errors import ArchspecError, LayerError
 from archspec.layers.base import Layer, Shape, format_shape
 from archspec.limits import Limits
@@ -86,13 +86,18 @@ class Counting:
     batch: Any  # the first dim of the spec's first input
 
     def recount(self, row: LayerRow, op: Layer, storages: tuple[int, ...]) -> LayerRow:
+        macs, flops = self.counts(row, op, storages)
+        return replace(row, macs=macs, flops=flops)
+
+    def counts(self, row: LayerRow, op: Layer, storages: tuple[int, ...]) -> tuple[Value, Value]:
+        """The row's MACs and FLOPs by this convention (op: its bound layer; storages: its inputs')."""
         from archspec.conventions import Facts
 
         without_grad = tuple(storage in self.inputs_without_grad for storage in storages)
         facts = Facts(op, row.input_shapes, row.output_shapes, op.call or op.default_call, without_grad, self.batch)
         cost = self.convention.cost(facts)
         flops = cost.flops + (self.convention.backward(facts, cost) if self.backward else 0)
-        return replace(row, macs=as_plain(cost.macs), flops=as_plain(flops))
+        return as_plain(cost.macs), as_plain(flops)
 
 
 def chosen_convention(name: str | None, backward: bool):
