@@ -256,7 +256,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     time.add_argument("--mfu", type=float, default=None, metavar="F", help="take a stated model-FLOPs utilization instead of the efficiency model")
     time.add_argument("--price", type=float, default=None, metavar="P", help="price per GPU-hour: adds the cost")
     time.add_argument("--format", choices=("text", "json"), default="text")
-    plan = add_spec_command("plan", "search layouts (dp, tp, pp, sp, ZeRO, recomputation, micro-batch) that fit, ranked by step time")
+    plan = add_spec_command("plan", "search layouts (dp, tp, pp, ep, sp, ZeRO, recomputation, micro-batch) that fit, ranked by step time")
     _add_device_options(plan)
     _add_memory_options(plan, "", dtype="bf16")
     plan.add_argument("--gpus", type=_depth, required=True, metavar="N", help="devices in all")
@@ -264,6 +264,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     plan.add_argument("--top", type=_depth, default=15, metavar="K", help="show the K fastest (default 15)")
     plan.add_argument("--format", choices=("table", "json"), default="table")
     plan.add_argument("--plot", default=None, metavar="FILE", help="memory against step time, the Pareto front drawn")
+    plan.add_argument("--ep-dispatch", default="expert", choices=("expert", "node"),
+                      help="a mixture of experts' routed tokens: once per expert (default) or once per destination node")
     _add_import_command(commands)
     graph = add_spec_command("graph", "draw the architecture: layers or blocks, with shapes, params and MACs")
     graph.add_argument("--depth", type=_depth, default=None, metavar="N", help="one node per block N levels down")

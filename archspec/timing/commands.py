@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from itertools import product
 from dataclasses import replace
 from typing import Any
 
@@ -205,7 +206,7 @@ def amount(value: float) -> str:
 
 # ---- archspec plan -------------------------------------------------------------------------
 def run_plan(args, analyze_at, options, efficiency) -> int:
-    from archspec.parallel import Layout, LayoutError, parallel_memory
+    from archspec.parallel import Layout, LayoutError
     from archspec.timing.training import training_step
 
     device = get_device(args.device)
@@ -215,6 +216,7 @@ def run_plan(args, analyze_at, options, efficiency) -> int:
     checked = 0
     for batch in (1, 2, 4, 8):
         report = analyze_at(batch)
+        experts = _routed_experts(report)
         for tp in (1, 2, 4, 8):
             if tp > device.devices_per_node or gpus % tp:
                 continue
@@ -223,37 +225,51 @@ def run_plan(args, analyze_at, options, efficiency) -> int:
                 if sequences % (batch * dp):
                     continue
                 micro = sequences // (batch * dp)
-                for zero in (1, 3):
-                    for recompute in ("none", "selective", "full"):
-                        layout = Layout(dp=dp, tp=tp, pp=pp, sp=tp > 1, zero=zero, recompute=recompute, microbatches=micro)
-                        checked += 1
-                        try:
-                            memory = parallel_memory(report, replace(options, layout=None), layout).devices["most_loaded"]["total"]
-                            if memory > device.memory:
-                                continue
-                            step = training_step(report, options, layout, device, efficiency)
-                        except (LayoutError, ArchspecError):
-                            continue
+                # expert parallelism for a mixture of experts: sizes that split the experts and the data ranks
+                for ep, zero, recompute in product(_expert_sizes(experts, dp), (1, 3), ("none", "selective", "full")):
+                    layout = Layout(dp=dp, tp=tp, pp=pp, sp=tp > 1, zero=zero, recompute=recompute, microbatches=micro,
+                                    ep=ep, ep_dispatch=args.ep_dispatch)
+                    checked += 1
+                    try:  # the step's own memory model decides whether the layout fits
+                        step = training_step(report, replace(options, layout=None), layout, device, efficiency)
+                    except (LayoutError, ArchspecError):
+                        continue
+                    memory = step.memory["total"]
+                    if memory <= device.memory:
                         candidates.append((step.step_time_s, memory, batch, layout, step))
     candidates.sort(key=lambda c: (c[0], c[1]))
     if args.format == "json":
         print(json.dumps({"device": device.name, "gpus": gpus, "global_batch": sequences, "checked": checked, "layouts": [
-            {"B": b, "dp": layout.dp, "tp": layout.tp, "pp": layout.pp, "sp": layout.sp, "zero": layout.zero, "recompute": layout.recompute,
+            {"B": b, "dp": layout.dp, "tp": layout.tp, "pp": layout.pp, "ep": layout.ep, "sp": layout.sp, "zero": layout.zero,
+             "recompute": layout.recompute,
              "microbatches": layout.microbatches, "memory": memory, "step_time_s": t, "mfu": step.mfu}
             for t, memory, b, layout, step in candidates[: args.top]]}, indent=2))
     else:
         print(f"{gpus:,} x {device.name}, {sequences:,} sequences per step: {len(candidates)} of {checked} layouts fit in "
               f"{device.memory / 2**30:.0f} GiB; the fastest:")
-        header = f"{'B':>3} {'dp':>5} {'tp':>3} {'pp':>3} {'sp':>3} {'zero':>4} {'recompute':>10} {'M':>5} {'memory':>11} {'step':>10} {'MFU':>6}"
+        ep_column = f" {'ep':>3}" if experts else ""  # only a mixture of experts has expert parallelism
+        header = f"{'B':>3} {'dp':>5} {'tp':>3} {'pp':>3}{ep_column} {'sp':>3} {'zero':>4} {'recompute':>10} {'M':>5} {'memory':>11} {'step':>10} {'MFU':>6}"
         print(header)
         for t, memory, b, layout, step in candidates[: args.top]:
-            print(f"{b:>3} {layout.dp:>5} {layout.tp:>3} {layout.pp:>3} {'y' if layout.sp else '-':>3} {layout.zero:>4} {layout.recompute:>10} "
-                  f"{layout.microbatches:>5} {human_bytes(memory):>11} {seconds(t):>10} {step.mfu:>6.1%}")
+            ep = f" {layout.ep:>3}" if experts else ""
+            print(f"{b:>3} {layout.dp:>5} {layout.tp:>3} {layout.pp:>3}{ep} {'y' if layout.sp else '-':>3} {layout.zero:>4} "
+                  f"{layout.recompute:>10} {layout.microbatches:>5} {human_bytes(memory):>11} {seconds(t):>10} {step.mfu:>6.1%}")
     if args.plot and candidates:
         from archspec.plot import plot_plan
 
         plot_plan(candidates, args.plot, f"{gpus} x {device.name}")
     return 0 if candidates else 1
+
+
+def _routed_experts(report) -> int:
+    """The experts of the network's mixtures (the fewest, if they differ), 0 without any."""
+    counts = {row.experts[0] for row in report.layers if row.experts is not None and isinstance(row.experts[0], int)}
+    return min(counts, default=0)
+
+
+def _expert_sizes(experts: int, dp: int) -> list[int]:
+    """Expert-parallel sizes to try: every size dividing both the experts and the data ranks."""
+    return [ep for ep in _divisors(dp) if experts % ep == 0] if experts else [1]
 
 
 def _divisors(n: int) -> list[int]:

@@ -59,6 +59,16 @@ def test_plan_ranks_layouts_that_fit_by_step_time(capsys):
     assert all(row["memory"] <= 40 * 2**30 for row in data["layouts"])
 
 
+def test_plan_searches_expert_parallel_sizes_for_a_mixture_of_experts(capsys):
+    data = _json(capsys, "plan", SPECS / "mixtral_8x7b.yaml", "--device", "h100-sxm", "--gpus", 8, "--global-batch", 16,
+                 "--set", "n_layer=4", "--set", "L=512", "--top", 1000)
+    layouts = data["layouts"]
+    assert {row["ep"] for row in layouts} == {1, 2, 4, 8}  # the sizes that divide the 8 experts
+    assert all(row["dp"] % row["ep"] == 0 for row in layouts)  # expert ranks are carved from data ranks
+    dense = _json(capsys, "plan", SPECS / "gpt2.yaml", "--device", "a100-40gb", "--gpus", 8, "--global-batch", 32)
+    assert {row["ep"] for row in dense["layouts"]} == {1}
+
+
 def test_text_output_uses_the_unit_style_of_every_command(capsys):
     """Counts in K/M/G/T/P, bytes in binary units, no float exponents, no stray debug lines;
     GPU-hours below one are not rounded to 0."""
