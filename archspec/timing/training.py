@@ -106,6 +106,7 @@ def training_step(
     # an fp8 recipe keeps some products in bf16 (_in_bf16); elsewhere the two peaks are one
     fp8 = dtype == "fp8"
     wide = device.matmul_flops("bf16") * efficiency.matmul if fp8 else matmul
+    stacked = any(len(row.path) >= 2 for row in report.layers)  # a network of blocks (a transformer stack)
     vector = device.vector_flops(dtype) * efficiency.vector
     bandwidth = device.memory_bandwidth * efficiency.memory
     inference = MemoryOptions(training=False, dtype=dtype)
@@ -117,7 +118,7 @@ def training_step(
             continue
         split = float(layout.cp) * (float(layout.tp) if layout.sp or plan.splits_work else 1.0)
         mm = 2 * row.macs
-        mm_wide = 2 * _in_bf16(row) if fp8 else 0
+        mm_wide = 2 * _in_bf16(row, stacked) if fp8 else 0
         matmul_time = (mm - mm_wide) / matmul + mm_wide / wide
         forward = max(matmul_time + (row.flops - mm) / vector, row_bytes(report, row, inference) / bandwidth) / split
         extra = 0.0
@@ -167,11 +168,11 @@ def training_step(
     )
 
 
-def _in_bf16(row) -> float:
-    """MACs of one row that an fp8 training recipe runs in bf16: every product of a layer outside
-    the repeated blocks (embedding, output head) and the attention core's products inside them;
-    fp8 covers the blocks' linear layers (Transformer Engine's recipe; DeepSeek-V3, sec. 3.3.1)."""
-    if len(row.path) < 2:
+def _in_bf16(row, stacked: bool) -> float:
+    """MACs of one row that an fp8 training recipe runs in bf16: the attention core's products,
+    and in a network of blocks every product outside them (embedding, output head); fp8 covers
+    the blocks' linear layers (Transformer Engine's recipe; DeepSeek-V3, sec. 3.3.1)."""
+    if stacked and len(row.path) < 2:
         return float(row.macs)
     if row.type in ATTENTION:
         return float(row.layer.parts(*row.input_shapes).score_macs() * row.times)

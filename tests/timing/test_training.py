@@ -130,24 +130,25 @@ def test_deepseek_v3_gpu_hours_within_25_percent_of_the_report(capsys):
     assert ratio == pytest.approx((8 * 63 / 64) / (3.629 * 7 / 8), rel=1e-3)
 
 
-def test_an_fp8_recipe_keeps_the_products_outside_the_blocks_in_bf16():
+def test_an_fp8_recipe_keeps_the_products_around_the_blocks_in_bf16():
     # Transformer Engine's fp8 covers the linear layers of the repeated blocks; a product outside
-    # them runs at the bf16 peak: a network of one large Linear takes as long in fp8 as in bf16,
-    # the same Linear inside a repeated block as much less as the fp8 peak is above bf16's (2x)
+    # them (an output head) runs at the bf16 peak; a network without blocks is all fp8
     # (no bias: its adds run at the vector peaks, which differ by dtype)
     device = get_device("h100-sxm")
     speedup = device.matmul_flops("fp8") / device.matmul_flops("bf16")
-    top = {"params": {"T": 8192, "D": 8192}, "inputs": {"x": {"shape": ["T", "D"]}},
-           "layers": [{"name": "proj", "type": "Linear", "out_features": "D", "bias": False}]}
-    block = {**top, "blocks": {"Proj": {"layers": [{"name": "proj", "type": "Linear", "out_features": "D", "bias": False}]}},
-             "layers": [{"name": "stack", "type": "Proj", "repeat": 1}]}
+    linear = {"name": "proj", "type": "Linear", "out_features": "D", "bias": False}
+    flat = {"params": {"T": 8192, "D": 8192}, "inputs": {"x": {"shape": ["T", "D"]}}, "layers": [linear]}
+    block = {**flat, "blocks": {"Proj": {"layers": [linear]}}, "layers": [{"name": "stack", "type": "Proj", "repeat": 1}]}
+    head = {**block, "layers": [{"name": "stack", "type": "Proj", "repeat": 1}, {**linear, "name": "head"}]}
 
     def compute(spec, dtype):
         options = MemoryOptions(dtype=dtype, grad_dtype="fp32", optimizer="adam")
         return training_step(archspec.analyze(spec), options, Layout(), device).compute_s
 
-    assert compute(top, "fp8") == pytest.approx(compute(top, "bf16"), rel=1e-12)
+    assert compute(flat, "fp8") == pytest.approx(compute(flat, "bf16") / speedup, rel=1e-12)
     assert compute(block, "fp8") == pytest.approx(compute(block, "bf16") / speedup, rel=1e-12)
+    # the head as long as in bf16, the block's Linear (the same size) as in fp8
+    assert compute(head, "fp8") == pytest.approx(compute(head, "bf16") * (1 + 1 / speedup) / 2, rel=1e-12)
 
 
 @pytest.mark.parametrize("pp, v, micro", [(4, 1, 8), (8, 3, 64), (2, 2, 4)])
