@@ -55,6 +55,9 @@ def test_validate_and_schema():
     assert run("validate", MNIST).stdout.startswith("ok: seed-mnist-cnn: 8 layers, output linear_1 [1, 10]")
     schema = json.loads(run("schema").stdout)
     assert {"layers", "blocks", "outputs"} <= set(schema["properties"])
+    from archspec.spec import json_schema
+
+    assert schema == json_schema()
 
 
 def test_depth_collapses_blocks_into_rows():

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 import math
-from itertools import product
 from dataclasses import replace
+from itertools import product
 from typing import Any
 
 from archspec.errors import ArchspecError
