@@ -142,6 +142,20 @@ MUTATIONS = [
              "roofline: a decode step reads no KV cache"),
     Mutation("timing", "archspec/timing/training.py", '"tp": intra if tp <= node else inter',
              '"tp": intra if tp < node else inter', "tp over a whole node counted inter-node"),
+    # ---- node-limited expert dispatch and the fp8 recipe (this session)
+    Mutation("parallel", "archspec/layers/moe.py", "reachable = min(parts, self.topk_groups * max(1, parts // self.groups))",
+             "reachable = parts", "dispatch ignores group-limited routing"),
+    Mutation("parallel", "archspec/parallel/memory.py", "across = row.layer.destinations(nodes) * (nodes - 1) / nodes",
+             "across = row.layer.destinations(nodes)", "node dispatch sends to its own node over the network"),
+    Mutation("parallel", "archspec/parallel/memory.py", "within = row.layer.destinations(layout.ep) * (ranks - 1) / ranks",
+             "within = row.layer.top_k * (ranks - 1) / ranks", "node forward: one copy per expert, not per rank"),
+    Mutation("timing", "archspec/timing/training.py", "seconds = max(seconds, node_forward)", "seconds = seconds + node_forward",
+             "node dispatch: the two links in sequence"),
+    Mutation("timing", "archspec/timing/training.py", "if stacked and len(row.path) < 2:", "if False:",
+             "fp8: the output head in fp8"),
+    Mutation("timing", "archspec/timing/training.py",
+             "return float(row.layer.parts(*row.input_shapes).score_macs() * row.times)\n    return 0.0\n\n\ndef _recomputed_macs",
+             "return 0.0\n    return 0.0\n\n\ndef _recomputed_macs", "fp8: the attention core in fp8"),
 ]
 
 # Mutations the suite cannot kill because they change nothing observable (with the reason).

@@ -163,23 +163,26 @@ def test_expert_parallel_all_to_all_sends_every_routed_copy_to_the_other_ranks()
     assert sent == {"all_to_all": layers * 4 * batch * length * k * width * 2 * (ep - 1) // ep}
 
 
-def test_node_limited_dispatch_crosses_to_each_node_once_and_fans_out_inside_it():
-    # --ep-dispatch node over 2 nodes of 4 ranks: a token goes to each other node that holds any
-    # of its experts once (the mean over every routing of the distinct nodes, times the 1/2 chance
-    # that a node is another one), then to each expert's rank other than the receiving one (3/4)
+@pytest.mark.parametrize("ep, node", [(8, 4), (4, 2)])
+def test_node_limited_dispatch_crosses_to_each_node_once_and_fans_out_inside_it(ep, node):
+    # --ep-dispatch node over N = ep/node nodes of g = node ranks: a token goes to each other node
+    # that holds any of its experts once (the mean over every routing of the distinct nodes, times
+    # the (N - 1)/N chance that a node is another one), then to each rank holding any of its
+    # experts other than the receiving one ((g - 1)/g); with ep 4 a rank holds 2 of the 8 experts
     from tests.layers.test_moe import _brute_destinations
 
-    layers, batch, length, k, width, ep, node = 2, 1, 16, 2, 4096, 8, 4
+    layers, batch, length, k, width = 2, 1, 16, 2, 4096
+    nodes = ep // node
     report = archspec.analyze(SPECS / "mixtral_8x7b.yaml", B=batch, L=length, n_layer=layers)
     sent = comm(report, ep=ep, dp=ep, ep_dispatch="node", node_size=node)
     per_copy = layers * 4 * batch * length * width * 2
-    across = per_copy * _brute_destinations(8, k, 2, 0, 0) / 2
-    within = per_copy * _brute_destinations(8, k, 8, 0, 0) * 3 / 4
+    across = per_copy * _brute_destinations(8, k, nodes, 0, 0) * (nodes - 1) / nodes
+    within = per_copy * _brute_destinations(8, k, ep, 0, 0) * (node - 1) / node
     # an expected byte count is rounded up to whole bytes once per layer and transfer
     assert 0 <= sent["ep"]["all_to_all"] - across < layers * 4
     assert 0 <= sent["ep_node"]["forward"] - within < layers * 4
     # within one node the dispatch is the all-to-all of every routed copy
-    assert comm(report, ep=ep, dp=ep, ep_dispatch="node", node_size=8) == comm(report, ep=ep, dp=ep)
+    assert comm(report, ep=ep, dp=ep, ep_dispatch="node", node_size=ep) == comm(report, ep=ep, dp=ep)
     with pytest.raises(LayoutError, match="whole nodes of 3 devices"):
         comm(report, ep=ep, dp=ep, ep_dispatch="node", node_size=3)
 

@@ -12,7 +12,7 @@ from archspec.cli import main
 from archspec.hardware import get_device
 from archspec.memory import MemoryOptions
 from archspec.parallel import Layout
-from archspec.timing import training_step
+from archspec.timing import Efficiency, training_step
 from tests.conftest import SPECS
 
 MIXED = MemoryOptions(dtype="fp16", grad_dtype="fp32", optimizer="adam")
@@ -149,6 +149,29 @@ def test_an_fp8_recipe_keeps_the_products_around_the_blocks_in_bf16():
     assert compute(block, "fp8") == pytest.approx(compute(block, "bf16") / speedup, rel=1e-12)
     # the head as long as in bf16, the block's Linear (the same size) as in fp8
     assert compute(head, "fp8") == pytest.approx(compute(head, "bf16") * (1 + 1 / speedup) / 2, rel=1e-12)
+
+
+def test_an_fp8_recipe_keeps_the_attention_core_in_bf16():
+    # an attention block: fp8 saves time on the four projections only; the core's two products,
+    # N*H*L*L*(d + d) MACs over the full score matrix, run at the bf16 peak in both, so
+    # t_bf16 - t_fp8 = 3 passes x 2 x projection MACs / e_matmul x (1/peak_bf16 - 1/peak_fp8)
+    # (one vector peak for both dtypes, so the softmax costs the same)
+    from dataclasses import replace
+
+    device = replace(get_device("h100-sxm"), vector={"fp32": 66.9e12})
+    length, width, heads, batch = 8192, 4096, 32, 1
+    spec = {"params": {"B": batch, "L": length, "D": width}, "inputs": {"x": {"shape": ["B", "L", "D"]}},
+            "blocks": {"Attn": {"layers": [{"name": "attn", "type": "Attention", "num_heads": heads}]}},
+            "layers": [{"name": "stack", "type": "Attn", "repeat": 1}]}
+
+    def compute(dtype):
+        options = MemoryOptions(dtype=dtype, grad_dtype="fp32", optimizer="adam")
+        return training_step(archspec.analyze(spec), options, Layout(), device).compute_s
+
+    projections = 4 * batch * length * width * width
+    efficiency = Efficiency().matmul
+    expected = 3 * 2 * projections / efficiency * (1 / device.matmul_flops("bf16") - 1 / device.matmul_flops("fp8"))
+    assert compute("bf16") - compute("fp8") == pytest.approx(expected, rel=1e-9)
 
 
 @pytest.mark.parametrize("pp, v, micro", [(4, 1, 8), (8, 3, 64), (2, 2, 4)])
