@@ -14,8 +14,8 @@ from fractions import Fraction
 from typing import Any
 
 from archspec.dims import Value, as_plain, ceildiv, is_concrete, maximum, product, total
-from archspec.memory import OPTIMIZER_STATES, MemoryOptions, _bytes, storage_bytes
 from archspec.errors import LayerError
+from archspec.memory import OPTIMIZER_STATES, MemoryOptions, _bytes, storage_bytes
 from archspec.parallel.layout import Layout, LayoutError
 from archspec.parallel.pipeline import in_flight, stage_fractions, units_of
 from archspec.parallel.tensor import RowPlan, plan_rows

@@ -7,7 +7,10 @@ backward costs twice the forward for a layer with MACs (the input and weight gra
 and once for an elementwise one; recomputation adds the forward again (full) or the
 attention core's (selective). Communication runs over the device's links (within a node:
 tensor, context and expert parallelism; across nodes: pipeline and data parallelism once
-they span nodes) at e_link of their bandwidth, exposed except the overlapped fractions.
+they span nodes) at e_link of their bandwidth, exposed except the overlapped fractions;
+node-limited expert dispatch takes the slower of its transfers between and inside nodes.
+Under fp8 the attention core, and in a network of blocks every product outside them, run
+at the bf16 peak (docs/performance-model.md).
 
     micro-batch time = compute + exposed tp/cp/ep traffic + pipeline send/receive
     step time        = micro-batch time x (M + (pp - 1)/v) + exposed dp traffic + optimizer update
