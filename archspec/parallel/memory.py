@@ -250,9 +250,13 @@ def _expert_dispatch(row, layout, act: Value) -> list[tuple[str, str, Value]]:
     inside a node over the node's links, n_ep (g - 1)/g times (dim ep_node)."""
     routed = _divide(product(row.output_shapes[0]) * row.times, layout.cp)
     node = layout.devices_per_node
-    if layout.ep_dispatch == "expert" or layout.tp * layout.ep <= node:
+    if layout.ep_dispatch == "expert":
         return [("ep", "all_to_all", _volume("all_to_all", routed, act, layout.ep))]
-    if not all(isinstance(v, int) for v in (layout.tp, layout.ep)) or (layout.tp * layout.ep) % node:
+    if not all(isinstance(v, int) for v in (layout.tp, layout.ep)):
+        raise LayoutError(f"node-limited dispatch needs tp and ep as numbers (it counts nodes), found tp={layout.tp}, ep={layout.ep}")
+    if layout.tp * layout.ep <= node:  # one node: the all-to-all over the node's links
+        return [("ep", "all_to_all", _volume("all_to_all", routed, act, layout.ep))]
+    if (layout.tp * layout.ep) % node:
         raise LayoutError(f"node-limited dispatch needs tp * ep = {layout.tp * layout.ep} to fill whole nodes of {node} devices")
     nodes = layout.tp * layout.ep // node
     ranks = layout.ep // nodes

@@ -169,6 +169,7 @@ def test_node_limited_dispatch_crosses_to_each_node_once_and_fans_out_inside_it(
     # that holds any of its experts once (the mean over every routing of the distinct nodes, times
     # the (N - 1)/N chance that a node is another one), then to each rank holding any of its
     # experts other than the receiving one ((g - 1)/g); with ep 4 a rank holds 2 of the 8 experts
+    from archspec.symbolic import symbol
     from tests.layers.test_moe import _brute_destinations
 
     layers, batch, length, k, width = 2, 1, 16, 2, 4096
@@ -185,6 +186,8 @@ def test_node_limited_dispatch_crosses_to_each_node_once_and_fans_out_inside_it(
     assert comm(report, ep=ep, dp=ep, ep_dispatch="node", node_size=ep) == comm(report, ep=ep, dp=ep)
     with pytest.raises(LayoutError, match="whole nodes of 3 devices"):
         comm(report, ep=ep, dp=ep, ep_dispatch="node", node_size=3)
+    with pytest.raises(LayoutError, match="tp and ep as numbers"):
+        comm(report, ep=symbol("ep"), dp=ep, ep_dispatch="node", node_size=node)
 
 
 def test_an_lstm_on_cuda_keeps_seven_values_per_unit_and_step():
