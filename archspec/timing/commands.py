@@ -114,13 +114,13 @@ def run_roofline(args, report, efficiency, free_batch: Report | None = None) -> 
         if report.decode:
             line += f"; {float(data['decode_tokens_per_s']):,.1f} tokens/s"
         print(line)
+    else:  # free params: the bound is a formula in them
+        print(f"time >= {totals['time_s']} s")
     if data.get("largest_batch"):
         print(f"largest batch beside its KV cache in {device.memory / 2**30:.0f} GiB: B = {data['largest_batch']:,}")
     elif "largest_batch" in data:
         print("no batch fits: the weights alone exceed the device memory" if data["largest_batch"] == 0 else
               "largest batch: memory does not grow with B alone (bind the other params)")
-    elif not _is_number(totals["time_s"]):  # free params: the bound is a formula in them
-        print(f"time >= {totals['time_s']} s")
     if args.plot:
         from archspec.plot import plot_roofline
 

@@ -37,6 +37,22 @@ def test_roofline_of_a_decode_step(capsys):
     assert room - 2 <= data["largest_batch"] <= room
 
 
+def test_a_decode_step_with_a_free_batch_prints_its_time_as_a_formula(capsys):
+    # the bound in B, evaluated at a batch, equals the bound computed at that batch
+    from archspec.dims import evaluate_at
+
+    args = ["roofline", SPECS / "llama3_8b.yaml", "--device", "h100-sxm", "--decode", "--set", "P=4096"]
+    code = main([str(a) for a in [*args, "--set", "B=null"]])
+    text = capsys.readouterr().out
+    assert code == 0 and "time >= " in text and "largest batch beside its KV cache" in text
+    from archspec.timing import Efficiency, roofline
+
+    device = get_device("h100-sxm")
+    free = roofline(archspec.analyze(SPECS / "llama3_8b.yaml", decode=True, B=None, P=4096), device, "bf16", Efficiency())[1]
+    bound = roofline(archspec.analyze(SPECS / "llama3_8b.yaml", decode=True, B=32, P=4096), device, "bf16", Efficiency())[1]
+    assert float(evaluate_at(free["time_s"], {"B": 32})) == pytest.approx(bound["time_s"], rel=1e-9)
+
+
 def test_roofline_of_a_forward_pass_is_the_prefill_bound(capsys):
     data = _json(capsys, "roofline", SPECS / "llama3_8b.yaml", "--device", "h100-sxm", "--set", "B=1", "--set", "L=2048")
     device = get_device("h100-sxm")
