@@ -264,8 +264,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     plan.add_argument("--top", type=_depth, default=15, metavar="K", help="show the K fastest (default 15)")
     plan.add_argument("--format", choices=("table", "json"), default="table")
     plan.add_argument("--plot", default=None, metavar="FILE", help="memory against step time, the Pareto front drawn")
-    plan.add_argument("--ep-dispatch", default="expert", choices=("expert", "node"),
-                      help="a mixture of experts' routed tokens: once per expert (default) or once per destination node")
+    _add_ep_dispatch(plan)
     _add_import_command(commands)
     graph = add_spec_command("graph", "draw the architecture: layers or blocks, with shapes, params and MACs")
     graph.add_argument("--depth", type=_depth, default=None, metavar="N", help="one node per block N levels down")
@@ -584,10 +583,15 @@ def _add_layout_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--virtual-stages", type=_depth, default=1, metavar="V", help="interleaved pipeline: model chunks per device")
     group.add_argument("--first-stage-layers", type=int, default=None, metavar="N", help="pin the layers of the first pipeline stage")
     group.add_argument("--last-stage-layers", type=int, default=None, metavar="N", help="pin the layers of the last pipeline stage")
-    group.add_argument("--ep-dispatch", default="expert", choices=("expert", "node"),
-                       help="routed tokens travel once per expert (an all-to-all; default) or once per destination node, "
-                       "then over the node's links (DeepSeek-V3's DeepEP)")
+    _add_ep_dispatch(group)
     group.add_argument("--node-size", type=int, default=None, metavar="N", help="devices per node (default: the device's, else 8)")
+
+
+def _add_ep_dispatch(parser) -> None:
+    # the choices are archspec.parallel.layout.EP_DISPATCH, spelled here so that parsing loads no model
+    parser.add_argument("--ep-dispatch", default="expert", choices=("expert", "node"),
+                        help="a mixture of experts' routed tokens travel once per expert (an all-to-all; default) or once "
+                        "per destination node, then over the node's links (DeepSeek-V3's DeepEP)")
 
 
 def _layout(args: argparse.Namespace):

@@ -16,7 +16,7 @@ FORMULA_FORMATS = ("text", "latex", "json", "python")
 _UNITS = ((10**24, "Y"), (10**21, "Z"), (10**18, "E"), (10**15, "P"), (10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
 
 
-_BINARY = ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
+BINARY_UNITS = ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
 
 
 def _fraction_as_float(value):
@@ -41,7 +41,7 @@ def human(value: Value) -> str:
 
 def human_bytes(value: Value) -> str:
     """Bytes in binary units: 512 B, 1.50 GiB."""
-    return _in_units(value, _BINARY, " B")
+    return _in_units(value, BINARY_UNITS, " B")
 
 
 def grouped(value: Value) -> str:

@@ -38,21 +38,22 @@ def _ticks(axis, metric: str, which: str) -> None:
     """Engineering tick labels: 1.5G, 300M (bytes in binary units: 24 GiB)."""
     from matplotlib.ticker import EngFormatter, FuncFormatter
 
+    from archspec.sweeps import memory_metrics  # the metrics in bytes
+
     target = axis.yaxis if which == "y" else axis.xaxis
     if metric in UNITS:
         target.set_major_formatter(EngFormatter(sep=""))
-    elif metric not in ("B", "H", "W", "L") and metric in _BYTE_METRICS:
+    elif metric in memory_metrics():
         target.set_major_formatter(FuncFormatter(lambda v, _: _binary(v)))
 
 
-_BYTE_METRICS = {"weights", "gradients", "optimizer", "master_weights", "saved_activations", "training_total",
-                 "inference_peak", "kv_cache", "inference_total"}
-
-
 def _binary(value: float) -> str:
-    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+    """A tick label in binary units, three digits at most (24 GiB, 4.19 GiB; not 24.00 GiB as human_bytes)."""
+    from archspec.formats import BINARY_UNITS
+
+    for size, unit in BINARY_UNITS:
         if abs(value) >= size:
-            return f"{value / size:g} {unit}"
+            return f"{value / size:.3g} {unit}"
     return f"{value:g} B"
 
 

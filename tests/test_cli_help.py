@@ -28,3 +28,13 @@ def test_every_example_runs(name, example, tmp_path, monkeypatch, capsys):
     words = [STAND_INS.get(w, w) for w in shlex.split(example)]
     assert words[0] == "archspec"
     assert main(words[1:]) == 0, capsys.readouterr().err
+
+
+def test_the_ep_dispatch_choices_are_the_layouts():
+    from archspec.cli import build_parser
+    from archspec.parallel.layout import EP_DISPATCH
+
+    for command in ("memory", "plan"):
+        sub = build_parser(only=command)._subparsers._group_actions[0].choices[command]
+        (action,) = [a for a in sub._actions if "--ep-dispatch" in a.option_strings]
+        assert tuple(action.choices) == EP_DISPATCH

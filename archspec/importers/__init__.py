@@ -57,7 +57,6 @@ def _model_proto(head: bytes) -> bool:
     return fields > 0
 
 
-
 def is_config(value: Any) -> bool:
     """A parsed HF config: a mapping with model_type and none of a spec's keys."""
     return isinstance(value, dict) and "model_type" in value and "layers" not in value
