@@ -15,6 +15,7 @@ package has its .pyc files, and compiling the sources would be counted as start 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import resource
@@ -70,6 +71,58 @@ def start() -> None:
     for label, args in commands.items():
         cpu, wall = paired_ratio([PYTHON, "-m", "archspec", *args], FLOOR)
         print(f"  {label:<32} {cpu:5.2f}x CPU, {wall:5.2f}x wall   {verdict(cpu <= 1.5)}")
+    # What any validation with pydantic costs above the floor, before archspec loads a module: the
+    # first model class imports pydantic.fields, and its first validator runs pydantic's plugin
+    # discovery (importlib.metadata and an entry-point scan).
+    cpu, wall = paired_ratio(ONE_MODEL, FLOOR, runs=15)
+    print(f"  {'(one pydantic model, validated)':<32} {cpu:5.2f}x CPU, {wall:5.2f}x wall   the least a validating "
+          "command can cost")
+    print("  in one process after the floor's imports (ms, best of 5 processes):")
+    phases = [_start_phases() for _ in range(5)]
+    for name in phases[0]:
+        print(f"    {name:<44} {min(p[name] for p in phases):6.1f}")
+
+
+# One model defined and validated, nothing of archspec.
+ONE_MODEL = [PYTHON, "-c", "import yaml, pydantic; from pydantic import BaseModel\n"
+             "class A(BaseModel):\n    x: int\nA(x=1)"]
+
+_PHASES = """
+import time, io, contextlib, json
+import yaml, pydantic; from pydantic import BaseModel
+marks = [time.perf_counter()]
+import pydantic.fields
+marks.append(time.perf_counter())
+from importlib.metadata import entry_points
+marks.append(time.perf_counter())
+entry_points(group="pydantic")
+marks.append(time.perf_counter())
+from archspec.cli import main
+def run():
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            main(["analyze", "specs/resnet50.yaml", "--format", "json"])
+        except SystemExit as exit:
+            assert not exit.code, exit.code
+run()
+marks.append(time.perf_counter())
+run()
+marks.append(time.perf_counter())
+print(json.dumps([(b - a) * 1e3 for a, b in zip(marks, marks[1:])]))
+"""
+
+
+def _start_phases() -> dict[str, float]:
+    """Where `analyze resnet50 --format json` spends its time after the floor, in one process."""
+    out = subprocess.run([PYTHON, "-c", _PHASES], capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    fields, metadata, scan, first, second = json.loads(out)
+    return {
+        "pydantic.fields (the first model class)": fields,
+        "importlib.metadata (pydantic's plugin loader)": metadata,
+        "pydantic plugin entry-point scan": scan,
+        "archspec: its modules, classes and the analysis": first,
+        "  of which the analysis itself (a second run)": second,
+    }
 
 
 # ---- scale ----------------------------------------------------------------------------------
