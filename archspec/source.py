@@ -148,7 +148,7 @@ def load_source(spec: Any) -> SpecSource:
             from archspec.importers import import_spec
 
             return parse_yaml(import_spec(spec), "<imported config>")
-        _check_numbers(spec, ())
+        _check_numbers(spec)
         return SpecSource(spec)
     if isinstance(spec, str) and spec.startswith("zoo:"):
         spec = zoo_path(spec[4:])
@@ -180,12 +180,38 @@ def load_source(spec: Any) -> SpecSource:
     raise SpecError(f"a spec is a path, a YAML string or a dict, not {type(spec).__name__}")
 
 
-def _check_numbers(value: Any, path: tuple) -> None:
+def _check_numbers(spec: dict) -> None:
     """A spec given as a dict: integers and strings longer than any YAML one may be are refused
     the same way (Python will not even print 4,301 digits), before anything formats them."""
+    limits = active()
+    if not _within(spec, limits.max_digits * 3.33, limits.max_scalar_chars):
+        _locate_excess(spec, (), limits)
+
+
+def _within(value: Any, max_bits: float, max_chars: int, depth: int = 0) -> bool:
+    """Whether every number and string in `value` is within the bounds (no paths kept: the walk
+    of a 50,000-layer dict is a tenth of its analysis when it builds one per item). A dict nested
+    deeper than a YAML document may be (or holding itself) is refused here, before any walk recurses."""
+    if isinstance(value, int):
+        return isinstance(value, bool) or value.bit_length() <= max_bits
+    if isinstance(value, str):
+        return len(value) <= max_chars
+    if isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, (list, tuple)):
+        return True
+    if depth > MAX_DEPTH:
+        raise SpecError(Problem(f"the spec nests deeper than {MAX_DEPTH} levels (or holds itself)"))
+    for item in value:
+        if not _within(item, max_bits, max_chars, depth + 1):
+            return False
+    return True
+
+
+def _locate_excess(value: Any, path: tuple, limits: Any) -> None:
+    """Raise for the first number or string out of bounds, naming where it is."""
     if isinstance(value, bool):
         return
-    limits = active()
     if isinstance(value, int) and value.bit_length() > limits.max_digits * 3.33:
         where = ".".join(str(p) for p in path) or "the spec"
         raise SpecError(Problem(f"{where}: a number of {value.bit_length():,} bits; numbers have at most {limits.max_digits} digits"))
@@ -194,10 +220,10 @@ def _check_numbers(value: Any, path: tuple) -> None:
         raise SpecError(Problem(f"{where}: a value of {len(value):,} characters; values have at most {limits.max_scalar_chars:,}"))
     if isinstance(value, dict):
         for key, item in value.items():
-            _check_numbers(item, (*path, key))
+            _locate_excess(item, (*path, key), limits)
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            _check_numbers(item, (*path, index))
+            _locate_excess(item, (*path, index), limits)
 
 
 def zoo_dir() -> Path:

@@ -2,6 +2,8 @@
 are each refused with a clean, located error before the work starts, never with "this is a
 bug in archspec"."""
 
+import re
+
 import pytest
 
 from archspec.cli import main
@@ -244,3 +246,44 @@ def test_sweep_honours_limit(capsys, tmp_path):
     assert "(0 of 0 valid points" in capsys.readouterr().out
     assert main(["sweep", str(deep), "--grid", "B=1,2", "--limit", "max_repeat=12000"]) == 0
     assert "(2 of 2 valid points" in capsys.readouterr().out
+
+
+def _dict_spec(**extra):
+    spec = {"params": {"B": 1}, "inputs": {"x": {"shape": ["B", 4]}}, "layers": [{"type": "Linear", "out_features": 8}]}
+    spec.update(extra)
+    return spec
+
+
+def _nested(levels):
+    value = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+def _holding_itself():
+    spec = _dict_spec()
+    spec["layers"].append(spec)
+    return spec
+
+
+@pytest.mark.parametrize("spec, message", [
+    (_dict_spec(layers=[{"type": "Linear", "out_features": 10 ** 5000}]),
+     "layers.0.out_features: a number of 16,610 bits; numbers have at most"),
+    (_dict_spec(name="n" * 200_000), "name: a value of 200,000 characters"),
+    (_dict_spec(description=_nested(65)), "nests deeper than 64 levels"),   # the YAML reader's bound
+    (_holding_itself(), "nests deeper than 64 levels (or holds itself)"),
+])
+def test_a_dict_spec_out_of_bounds_is_a_located_error(spec, message):
+    """A spec given as a dict (the Python API) is bounded as a YAML file is: no RecursionError."""
+    import archspec
+    from archspec.errors import SpecError
+
+    with pytest.raises(SpecError, match=re.escape(message)):
+        archspec.analyze(spec)
+
+
+def test_a_dict_spec_as_deep_as_a_yaml_file_may_be_is_read():
+    from archspec.source import load_source
+
+    assert load_source(_dict_spec(description=_nested(64))).data["description"] == _nested(64)
