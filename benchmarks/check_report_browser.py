@@ -91,6 +91,20 @@ class Chromium:
 
     def __init__(self, executable: str, timeout: float = 30.0):
         self.timeout = timeout
+        # A browser that never answers its first command (seen once in a CI run on a loaded
+        # machine; it answers in 0.3-3 s otherwise), or ends at once, is stopped and started
+        # again, once: the pages are checked by a browser that works, not excused when none does.
+        for attempt in (1, 2):
+            self._launch(executable)
+            try:
+                self.send("Browser.getVersion")
+                return
+            except (TimeoutError, RuntimeError):
+                self._stop(kill=True)
+                if attempt == 2:
+                    raise
+
+    def _launch(self, executable: str) -> None:
         self.profile = tempfile.mkdtemp(prefix="archspec-chromium-")
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
@@ -172,6 +186,12 @@ class Chromium:
             self.send("Browser.close")
         except (OSError, RuntimeError, TimeoutError):
             pass
+        self._stop()
+
+    def _stop(self, kill: bool = False) -> None:
+        """Wait for the browser to end (killing it now, or after 10 s), close the pipes, drop the profile."""
+        if kill:
+            self.process.kill()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -571,7 +591,12 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or Path(tempfile.mkdtemp(prefix="archspec-report-"))
     out.mkdir(parents=True, exist_ok=True)
     failed = 0
-    with Chromium(executable) as browser:
+    try:
+        browser = Chromium(executable)
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"{executable} did not start as a DevTools browser: {exc}", file=sys.stderr)
+        return 2
+    with browser:
         for argument in args.specs:
             spec, label, sets = parse_spec(argument)
             start = time.perf_counter()
