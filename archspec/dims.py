@@ -51,6 +51,61 @@ def maximum(a: Value, b: Value) -> Value:
     return as_plain(sympy.Max(a, b))
 
 
+# sympy's Max proves its arguments' order pair by pair, and one proof over nested floors can take
+# 10 ms: a peak over a few hundred layers took minutes. Past this many candidates left by the
+# cheap test below, the Max is built as it stands: exact, only not pruned further.
+PAIRWISE_MAX_ARGS = 16
+
+
+def largest_sum(sums: Iterable[Iterable[Value]]) -> Value:
+    """The largest of several sums of nonnegative values (sizes), exact: a sum whose every term
+    another sum matches or exceeds is dropped without a proof; sympy's Max sees the rest."""
+    sums = [list(parts) for parts in sums]
+    if all(isinstance(v, int) for parts in sums for v in parts):
+        return max((sum(parts) for parts in sums), default=0)
+    import sympy
+
+    candidates: dict[frozenset, list[Value]] = {}
+    for parts in sums:
+        candidates.setdefault(_coefficients(parts), parts)
+    kept: list[frozenset] = []
+    # heaviest first, so that most sums meet one that covers them early
+    for terms in sorted(candidates, key=lambda t: -sum(c for _, c in t)):
+        if any(_covered(terms, other) for other in kept):
+            continue
+        kept = [other for other in kept if not _covered(other, terms)] + [terms]
+    values = [total(candidates[terms]) for terms in kept]
+    if len(values) <= PAIRWISE_MAX_ARGS:
+        return as_plain(sympy.Max(*values))
+    return sympy.Max(*sorted(values, key=sympy.default_sort_key), evaluate=False)
+
+
+def _coefficients(parts: list[Value]) -> frozenset:
+    """A sum of nonnegative values as {base: coefficient}, each coefficient positive and each
+    base a value divided by its coefficient (so nonnegative too): 2*x + 2, 3*x + 3 and 4 are
+    {x + 1: 5, 1: 4}."""
+    import sympy
+
+    terms: dict[Any, Any] = {}
+    for value in parts:
+        if isinstance(value, int):
+            coefficient, base = value, sympy.S.One
+        else:
+            # 28672*f + 28672 is 28672 * (f + 1): the sizes of one resolution share their base
+            # (sympy's content is a positive rational, so the base, the value over it, is nonnegative too)
+            coefficient, base = value.as_content_primitive()
+        if coefficient:
+            terms[base] = terms.get(base, 0) + coefficient
+    return frozenset(terms.items())
+
+
+def _covered(small: frozenset, large: frozenset) -> bool:
+    """Whether every base's coefficient in `small` is at most its coefficient in `large`: then
+    small <= large wherever the bases are nonnegative."""
+    coefficients = dict(large)
+    return all(coefficient <= coefficients.get(base, 0) for base, coefficient in small)
+
+
 def minimum(a: Value, b: Value) -> Value:
     """The smaller of two integers, or sympy's Min of expressions."""
     if isinstance(a, int) and isinstance(b, int):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from archspec.dims import Value, as_plain, ceildiv, maximum, minimum, product, total
+from archspec.dims import Value, as_plain, ceildiv, largest_sum, minimum, product, total
 from archspec.errors import ArchspecError
 from archspec.report import Report
 
@@ -124,7 +124,7 @@ def checkpointed_activations(report: Report, options: MemoryOptions) -> Value:
     """Per-block recomputation: keep each top-level block's input (and what top-level layers
     save), and, during backward, one block's own saved tensors at a time (the largest)."""
     _, per_layer = saved_activations(report, options)
-    kept, largest, groups = [], 0, {}
+    kept, groups = [], {}
     for row, saved in zip(report.layers, per_layer):
         if len(row.path) == 1:
             kept.append(saved)
@@ -135,8 +135,7 @@ def checkpointed_activations(report: Report, options: MemoryOptions) -> Value:
     for rows in groups.values():
         first = rows[0][0]
         kept += [storage_bytes(report, storage, options) for storage in first.input_storages[:1]]
-        block = total(saved for _, saved in rows)
-        largest = block if largest == 0 else maximum(largest, block)
+    largest = largest_sum([saved for _, saved in rows] for rows in groups.values())
     return as_plain(total(kept) + largest)
 
 
@@ -170,17 +169,9 @@ def inference_peak(report: Report, options: MemoryOptions) -> Value:
         for storage in row.output_storages:
             born.setdefault(root(storage), index)
     sizes = {storage: storage_bytes(report, storage, options) for storage in born}
-    peaks = []
-    for index in range(len(report.layers)):
-        live = [sizes[s] for s, start in born.items() if start <= index <= last_use.get(s, start)]
-        peaks.append(total(live))
-    if not peaks:
-        return 0
-    if all(isinstance(p, int) for p in peaks):
-        return max(peaks)
-    import sympy
-
-    return sympy.Max(*peaks)
+    live = ([sizes[s] for s, start in born.items() if start <= index <= last_use.get(s, start)]
+            for index in range(len(report.layers)))
+    return largest_sum(live)
 
 
 def weights_read(row) -> Value:

@@ -189,6 +189,31 @@ def test_activation_memory_is_linear_in_the_batch_for_cnns(spec):
     assert saved.degree() == 1
 
 
+@pytest.mark.parametrize("spec, heights", [
+    ("googlenet.yaml", (139, 224, 299, 331)),
+    ("densenet121.yaml", (139, 224, 299, 331)),
+    ("inception_v3.yaml", (299, 331, 400, 512)),  # its auxiliary head needs H >= 299
+])
+def test_inference_peak_with_a_free_resolution_is_the_bound_peak_at_each_resolution(spec, heights):
+    """A peak over hundreds of layers whose sizes nest floors and ceilings (strides, ceil_mode
+    pooling) in H: sympy's Max over every layer's sum took 30 s to minutes here; the formula
+    evaluated at H is the analysis at H."""
+    peak = memory(archspec.analyze(SPECS / spec, H=None)).totals["inference_peak"]
+    for h in heights:
+        bound = memory(archspec.analyze(SPECS / spec, H=h)).totals["inference_peak"]
+        assert int(peak.subs(symbol("H"), h)) == bound
+
+
+def test_per_block_checkpointing_with_a_free_resolution_is_the_bound_figure_at_each_resolution():
+    """The largest block's saved tensors, a Max over DenseNet-121's blocks in H (3 minutes through
+    sympy's pairwise Max before largest_sum)."""
+    options = MemoryOptions(checkpointing="per-block")
+    saved = memory(archspec.analyze(SPECS / "densenet121.yaml", H=None), options).totals["saved_activations"]
+    for h in (139, 299):
+        bound = memory(archspec.analyze(SPECS / "densenet121.yaml", H=h), options).totals["saved_activations"]
+        assert int(saved.subs(symbol("H"), h)) == bound
+
+
 def test_kv_cache_is_linear_in_the_length():
     report = archspec.analyze(SPECS / "llama3_8b.yaml", B=1, L=None)
     cache = memory(report, MemoryOptions(training=False, dtype="bf16")).totals["kv_cache"]
