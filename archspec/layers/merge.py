@@ -9,6 +9,7 @@ from pydantic import Field
 from archspec.dims import Value, ceildiv, definitely_equal, is_concrete, total
 from archspec.errors import LayerError
 from archspec.layers import register
+from archspec.limits import active
 from archspec.layers.base import (
     Dim,
     Layer,
@@ -76,6 +77,7 @@ class Split(_Split):
             return list(sections)
         if not (is_concrete(size) and is_concrete(sections)):
             raise LayerError("split_size_or_sections with a free size: list the sections instead")
+        _check_pieces(self.type, ceildiv(size, sections))
         return [min(sections, size - start) for start in range(0, size, sections)]
 
 
@@ -94,7 +96,17 @@ class Chunk(_Split):
         if definitely_equal(piece * self.chunks, size):
             if not is_concrete(self.chunks):
                 raise LayerError("chunks must be a number")
+            _check_pieces(self.type, self.chunks)
             return [piece] * self.chunks
         if not is_concrete(size):
             raise LayerError(f"cannot tell that {size} is divisible by {self.chunks}; torch.chunk's pieces depend on it")
+        _check_pieces(self.type, ceildiv(size, piece))
         return [min(piece, size - start) for start in range(0, size, piece)]
+
+
+def _check_pieces(layer_type: str, count: int) -> None:
+    """Each piece is an output tensor the spec may name, as a layer's output: at most max_layers."""
+    most = active().max_layers
+    if count > most:
+        raise LayerError(f"{layer_type} makes {count:,} pieces; at most {most:,}, as many as a spec's layers "
+                         "(--limit max_layers)")

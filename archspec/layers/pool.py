@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from archspec.dims import (
     Value,
     ceildiv,
@@ -12,6 +14,7 @@ from archspec.dims import (
     total,
 )
 from archspec.errors import LayerError
+from archspec.expr import MAX_SYMBOLIC_NODES
 from archspec.layers import register_variants
 from archspec.layers._window import sliding_window_count
 from archspec.layers.base import (
@@ -112,9 +115,15 @@ class _AvgPool(_WindowPool):
 
 def adaptive_window_total(size: Value, out_size: Value) -> Value:
     """Sum of the adaptive window lengths along one dim: window i spans
-    floor(i * size / out) .. ceil((i + 1) * size / out)."""
+    floor(i * size / out) .. ceil((i + 1) * size / out); S + O - gcd(S, O) in all (docs/counting.md)."""
     if not is_concrete(out_size):
         raise LayerError(f"output_size {out_size} must be a number to count adaptive windows")
+    if is_concrete(size):
+        return int(size) + int(out_size) - math.gcd(int(size), int(out_size))
+    # a free input size: gcd has no closed form in it, so the windows are summed one by one
+    if out_size > MAX_SYMBOLIC_NODES:
+        raise LayerError(f"output_size {out_size:,} over a free input size {size} would sum {out_size:,} windows "
+                         f"one by one (at most {MAX_SYMBOLIC_NODES:,}); bind the input size")
     return total(ceildiv((i + 1) * size, out_size) - floordiv(i * size, out_size) for i in range(out_size))
 
 

@@ -46,3 +46,13 @@ def test_symbolic_chunk_of_an_even_dim():
     }
     report = archspec.analyze(spec)
     assert [str(s[1]) for s in report.outputs.values()] == ["C", "C"]
+
+
+@pytest.mark.parametrize("layer, pieces", [
+    ({"type": "Split", "split_size_or_sections": 1, "dim": 1}, "1,099,511,627,776"),  # never ended before
+    ({"type": "Chunk", "chunks": 2**40, "dim": 1}, "1,099,511,627,776"),
+    ({"type": "Chunk", "chunks": 60_000, "dim": 1}, "60,000"),
+])
+def test_more_pieces_than_a_spec_may_have_layers_are_refused(layer, pieces):
+    with pytest.raises(ShapeError, match=f"makes {pieces} pieces; at most 50,000"):
+        analyze_over([[1, 2**40]], layer)

@@ -110,6 +110,24 @@ def test_adaptive_max_pool_compares_window_minus_one(size, out):
     assert row.flops == 2 * 4 * (brute_force_adaptive([size], [out]) - out)
 
 
+@given(st.integers(1, 600), st.integers(1, 300))
+def test_adaptive_window_lengths_sum_to_size_plus_out_minus_their_gcd(size, out):
+    from archspec.layers.pool import adaptive_window_total
+
+    assert adaptive_window_total(size, out) == brute_force_adaptive([size], [out])
+
+
+def test_a_huge_adaptive_output_is_counted_in_closed_form():
+    """2**40 windows per dim: summed one by one, this never ended."""
+    row = analyze_one([1, 3, 13, 13], {"type": "AdaptiveAvgPool2d", "output_size": 2**40})
+    assert row.flops == 3 * (13 + 2**40 - 1) ** 2
+
+
+def test_a_huge_adaptive_output_over_a_free_size_is_refused():
+    with pytest.raises(ShapeError, match="would sum 1,000,000 windows one by one"):
+        analyze_one([1, 1, "H"], {"type": "AdaptiveAvgPool1d", "output_size": 10**6}, params={"H": None})
+
+
 def test_adaptive_output_size_none_keeps_the_input_size():
     row = analyze_one([1, 8, 10, 12], {"type": "AdaptiveAvgPool2d", "output_size": [None, 3]})
     assert row.output_shape == (1, 8, 10, 3)
