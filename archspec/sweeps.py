@@ -347,6 +347,10 @@ class Plan:
         self.executor, self.scheduler, self._client, self._spec_future = executor, scheduler, None, None
         self.names = [a.name for a in axes]
         self.base = dict(bindings or {})
+        both = [name for name in self.names if name in self.base]
+        if both:
+            raise SweepError(f"{', '.join(both)}: both bound (--set, bindings) and swept (an axis); give each param "
+                             "one of the two")
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
         # A fractional param (a width multiplier) never stays free: the fast path evaluates integers.
         fractional = [

@@ -91,6 +91,13 @@ def test_bad_axes_fail_before_any_work(axis, message):
         sweep(RESNET18, axes=[grid_axis(axis)])
 
 
+@pytest.mark.parametrize("binding", [None, 3])
+def test_a_param_both_bound_and_swept_is_refused(binding):
+    """`--set B=null --grid B=1,2` was an internal error (two values for B)."""
+    with pytest.raises(SweepError, match="B: both bound .* and swept"):
+        sweep(RESNET18, axes=[grid_axis("B=1,2")], bindings={"B": binding})
+
+
 def run(*args):
     return subprocess.run([sys.executable, "-m", "archspec", "sweep", str(RESNET18), *args], capture_output=True, text=True)
 

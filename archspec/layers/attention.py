@@ -233,11 +233,12 @@ class AttentionParts:
         """Elements an eager path moves through memory over the score matrices: the scores
         written, the scale (read, write), the softmax (read, write), read again by the
         product with V; 2 more each for a bias, soft-capping (tanh) and the causal mask, 3
-        for dropout (read, write, its mask). A fused kernel keeps them on chip: none."""
+        for dropout (read, write, its mask). A fused kernel keeps them on chip: none. (A past
+        that is a free param counts as some past, as in kv_read: a mask over it.)"""
         if path == "fused":
             return 0
         scores = self.lead * self.heads * self.queries * self.scored_keys
-        passes = 6 + 2 * (int(self.score_bias) + int(self.softcap) + int(self.causal_pairs or self.past > 0 or not self.cross)) + (3 if dropout else 0)
+        passes = 6 + 2 * (int(self.score_bias) + int(self.softcap) + int(bool(self.causal_pairs or self.past or not self.cross))) + (3 if dropout else 0)
         return scores * passes
 
     def params_per_rank(self, tp: Value) -> Value:

@@ -53,6 +53,30 @@ def test_a_decode_step_with_a_free_batch_prints_its_time_as_a_formula(capsys):
     assert float(evaluate_at(free["time_s"], {"B": 32})) == pytest.approx(bound["time_s"], rel=1e-9)
 
 
+def test_a_decode_step_over_a_free_past_through_eager_attention_is_a_formula(capsys):
+    """The eager path's mask pass over a past that is a free param (an internal error before)."""
+    from archspec.dims import evaluate_at
+    from archspec.timing import Efficiency, roofline
+
+    spec, device = SPECS / "gpt2_hf_eager.yaml", get_device("h100-sxm")
+    code = main(["roofline", str(spec), "--device", "h100-sxm", "--decode", "--set", "B=8", "--set", "P=null"])
+    assert code == 0 and "time >= " in capsys.readouterr().out
+    free = roofline(archspec.analyze(spec, decode=True, B=8, P=None), device, "bf16", Efficiency())[1]
+    bound = roofline(archspec.analyze(spec, decode=True, B=8, P=512), device, "bf16", Efficiency())[1]
+    assert float(evaluate_at(free["time_s"], {"P": 512})) == pytest.approx(bound["time_s"], rel=1e-9)
+
+
+@pytest.mark.parametrize("args, free", [
+    (["time", SPECS / "resnet50.yaml", "--device", "h100-sxm", "--set", "B=null"], "B is free"),
+    (["time", SPECS / "gpt2.yaml", "--device", "h100-sxm", "--gpus", 8, "--set", "L=null"], "L is free"),
+    (["plan", SPECS / "gpt2.yaml", "--device", "h100-sxm", "--gpus", 8, "--global-batch", 64, "--set", "L=null"], "L is free"),
+])
+def test_time_and_plan_with_a_free_param_are_usage_errors(capsys, args, free):
+    assert main([str(a) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert free in err and "bug in archspec" not in err
+
+
 def test_roofline_of_a_forward_pass_is_the_prefill_bound(capsys):
     data = _json(capsys, "roofline", SPECS / "llama3_8b.yaml", "--device", "h100-sxm", "--set", "B=1", "--set", "L=2048")
     device = get_device("h100-sxm")
