@@ -532,9 +532,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _bound(report, command: str, instead: str):
     """The report, if every param is a number; else a usage error naming the free ones."""
-    from archspec.dims import is_concrete
-
-    free = [name for name, value in report.params.items() if not is_concrete(value)]
+    free = [name for name, value in report.params.items() if getattr(value, "free_symbols", None)]  # not 1/10
     if free:
         raise _UsageError(f"archspec {command} models numbers, and {', '.join(free)} {'is' if len(free) == 1 else 'are'} "
                           f"free: bind {'it' if len(free) == 1 else 'them'} (--set {free[0]}=N); {instead}")
