@@ -3,6 +3,7 @@ tests/reference/measure_hf_families.py): for every family, params of the full-si
 device), FlopCounterMode's forward FLOPs and the KV cache's bytes on a small float32 instance."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,43 @@ def test_the_llama_config_round_trips_to_the_zoo_spec():
 def test_the_sequence_length_defaults_to_the_smaller_of_the_maximum_and_4096():
     assert archspec.analyze(_import("llama")).params["L"] == 4096  # max_position_embeddings 131072
     assert archspec.analyze(_import("llama", "_small")).params["L"] == 256  # max_position_embeddings 256
+
+
+@pytest.mark.parametrize("family, key, value, message", [
+    ("mixtral", "num_hidden_layers", 10**30, "at most 281,474,976,710,656 (max_dim)"),  # an OverflowError before
+    ("mixtral", "num_hidden_layers", 10**9, "at most 10,000 layers (--limit max_repeat)"),  # a list of 10**9 layers
+    ("deepseek_v3", "num_hidden_layers", 10**6, "at most 10,000 layers"),
+    ("llama", "hidden_size", 2**60, "(max_dim)"),
+])
+def test_a_size_beyond_the_limits_is_an_error_naming_the_key(family, key, value, message):
+    from archspec.errors import SpecError
+
+    config = json.loads((CONFIGS / f"{family}.json").read_text())
+    config[key] = value
+    with pytest.raises(SpecError, match=rf"key '{key}': expected .*{message.replace('(', '[(]').replace(')', '[)]')}"):
+        archspec.analyze(config)
+
+
+@pytest.mark.parametrize("family, key, value, message", [
+    ("qwen2", "layer_types", 1000, "expected a list of 'full_attention' or 'sliding_attention', found 1000"),
+    ("qwen2_moe", "layer_types", False, "expected a list of 'full_attention' or 'sliding_attention', found False"),
+    ("llama", "rope_parameters", {"rope_theta": "x"}, "rope_theta: expected a number, found 'x'"),
+    ("gemma3_text", "rope_parameters", {"full_attention": {"rope_theta": "big"}}, "rope_theta: expected a number"),
+])
+def test_a_value_of_the_wrong_type_inside_a_key_is_an_error_naming_the_key(family, key, value, message):
+    """Each was an internal TypeError or ValueError (found by mutating the reference configs)."""
+    from archspec.errors import SpecError
+
+    config = json.loads((CONFIGS / f"{family}.json").read_text())
+    config[key] = value
+    with pytest.raises(SpecError, match=rf"key '{key}': {re.escape(message)}"):
+        archspec.analyze(config)
+
+
+def test_a_raised_repeat_limit_admits_more_layers():
+    from archspec.limits import Limits, applied
+
+    config = json.loads((CONFIGS / "llama_small.json").read_text())
+    config["num_hidden_layers"] = 10_001
+    with applied(Limits(max_repeat=10_001)):
+        assert "num_hidden_layers: 10001" in import_spec(config)

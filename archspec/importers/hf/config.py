@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from archspec.errors import Problem, SpecError
+from archspec.limits import active
 
 _MISSING = object()
 
@@ -41,7 +42,7 @@ class HFConfig:
         return value
 
     def int(self, key: str, default: Any = _MISSING, minimum: int = 1) -> int:
-        """An integer key (at least `minimum`)."""
+        """An integer key (at least `minimum`, at most the largest tensor dim, max_dim)."""
         value = self.raw(key, default)
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
@@ -50,6 +51,18 @@ class HFConfig:
                 raise self.error(f"expected an integer, found {value!r}", key)
         if value < minimum:
             raise self.error(f"expected an integer of at least {minimum}, found {value}", key)
+        most = active().max_dim
+        if value > most:
+            raise self.error(f"expected an integer of at most {most:,} (max_dim), found {value:,}", key)
+        return value
+
+    def layers(self, key: str, default: Any = _MISSING) -> int:
+        """A count of layers, which the converter lists one by one: at most max_repeat, the
+        repeat count the spec will carry."""
+        value = self.int(key, default)
+        most = active().max_repeat
+        if value > most:
+            raise self.error(f"expected at most {most:,} layers (--limit max_repeat), found {value:,}", key)
         return value
 
     def float(self, key: str, default: Any = _MISSING) -> float:
@@ -57,6 +70,13 @@ class HFConfig:
         value = self.raw(key, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.error(f"expected a number, found {value!r}", key)
+        return float(value)
+
+    def nested_float(self, key: str, mapping: dict, name: str) -> float:
+        """A real number inside a mapping key (rope_parameters' rope_theta)."""
+        value = mapping[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.error(f"{name}: expected a number, found {value!r}", key)
         return float(value)
 
     def bool(self, key: str, default: Any = _MISSING) -> bool:

@@ -77,15 +77,24 @@ def sliding_from_config(config: HFConfig, layers: int) -> tuple[list[str], int]:
 def sliding_above(config: HFConfig, layers: int) -> tuple[list[str], int]:
     """Qwen 2/3: sliding only with use_sliding_window, from layer max_window_layers on."""
     if not config.bool("use_sliding_window", False):
-        types = config.raw("layer_types", None)
-        if types is not None and any(t != FULL for t in types):
-            raise config.error("names sliding layers, but use_sliding_window is false", "layer_types")
+        full_attention_only(config)
         return [FULL] * layers, 0
     window = config.int("sliding_window")
     if config.has("layer_types"):
         return layer_types(config, layers, window), window
     first = config.int("max_window_layers", layers, minimum=0)
     return [SLIDING if i >= first else FULL for i in range(layers)], window
+
+
+def full_attention_only(config: HFConfig) -> None:
+    """Without use_sliding_window, layer_types (if listed) may name full attention only."""
+    types = config.raw("layer_types", None)
+    if types is None:
+        return
+    if not isinstance(types, list):
+        raise config.error(f"expected a list of {FULL!r} or {SLIDING!r}, found {types!r}", "layer_types")
+    if any(t != FULL for t in types):
+        raise config.error("names sliding layers, but use_sliding_window is false", "layer_types")
 
 
 def layer_types(config: HFConfig, layers: int, window: int | None) -> list[str]:
@@ -268,7 +277,7 @@ def _layer_body(arch: DecoderArch, attention: dict[str, Any], slot: MLPSlot,
 
 def build_decoder(config: HFConfig, options: Options, arch: DecoderArch) -> Draft:
     """A Llama-layout decoder: embedding, rotary table, pre-norm decoder layers, final norm, LM head."""
-    layers = config.int("num_hidden_layers")
+    layers = config.layers("num_hidden_layers")
     eps = config.float(arch.eps_key, arch.eps_default)
     types, window = (arch.attention_layers or sliding_from_config)(config, layers)
     config.refuse("pretraining_tp", 1, "splits the projections into slices at the same cost; set it to 1")

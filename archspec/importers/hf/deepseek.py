@@ -48,7 +48,7 @@ def deepseek_slot(router: dict[str, Any], mlp_bias: bool):
 
     def build(draft: Draft, config: HFConfig, arch: DecoderArch) -> MLPSlot:
         act = activation(config, "hidden_act", "silu")
-        layers = config.int("num_hidden_layers")
+        layers = config.layers("num_hidden_layers")
         first = config.int("first_k_dense_replace", minimum=0)
         sparse = [i >= first for i in range(layers)]
         dense = dense_mlp(draft, config, act, bias=mlp_bias) if first else None

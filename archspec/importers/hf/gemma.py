@@ -75,7 +75,7 @@ def gemma3_rope_bases(config: HFConfig) -> dict[str, float]:
     def base(kind: str, key: str, default: float) -> float:
         nested = parameters.get(kind) if isinstance(parameters, dict) else None
         if isinstance(nested, dict) and nested.get("rope_theta") is not None:
-            return float(nested["rope_theta"])
+            return config.nested_float("rope_parameters", nested, "rope_theta")
         return config.float(key, default)
 
     return {FULL: base(FULL, "rope_theta", 1_000_000.0), SLIDING: base(SLIDING, "rope_local_base_freq", 10_000.0)}

@@ -19,6 +19,7 @@ from archspec.importers.hf.decoder import (
     DecoderArch,
     MLPSlot,
     build_decoder,
+    full_attention_only,
     is_null,
     layer_types,
     sliding_from_config,
@@ -95,7 +96,7 @@ def mixtral(config: HFConfig, options: Options) -> Draft:
 
 def qwen_sparse_layers(config: HFConfig, experts: int) -> list[bool]:
     """Which layers are sparse: those not in mlp_only_layers whose number (from 1) decoder_sparse_step divides."""
-    layers = config.int("num_hidden_layers")
+    layers = config.layers("num_hidden_layers")
     step = config.int("decoder_sparse_step", 1)
     dense = config.raw("mlp_only_layers", [])
     if not isinstance(dense, list) or any(isinstance(i, bool) or not isinstance(i, int) for i in dense):
@@ -144,9 +145,7 @@ def qwen2_moe_layers(config: HFConfig, layers: int) -> tuple[list[str], int]:
     """Qwen2-MoE: with use_sliding_window, layer_types or by default the even layers below
     max_window_layers sliding; without it, no window."""
     if not config.bool("use_sliding_window", False):
-        types = config.raw("layer_types", None)
-        if types is not None and any(t != FULL for t in types):
-            raise config.error("names sliding layers, but use_sliding_window is false", "layer_types")
+        full_attention_only(config)
         return [FULL] * layers, 0
     window = config.int("sliding_window", 4096)
     if not config.has("layer_types"):

@@ -89,7 +89,7 @@ def rope_theta(config: HFConfig, default: float = 10000.0) -> float:
     """The rotary base, from rope_parameters (transformers 5) or rope_theta."""
     parameters = config.raw("rope_parameters", {})
     if isinstance(parameters, dict) and parameters.get("rope_theta") is not None:
-        return float(parameters["rope_theta"])
+        return config.nested_float("rope_parameters", parameters, "rope_theta")
     return config.float("rope_theta", default)
 
 
