@@ -500,8 +500,7 @@ def _run(args: argparse.Namespace) -> int:
 
         bindings, limits = _bindings_and_limits(args)
         options = _memory_options(args)
-        return run_plan(args, lambda batch: _bound(_analyze(args, limits, {**bindings, "B": batch}, training=True), "plan",
-                                                   "plan chooses the micro-batch B itself"), options, _efficiency(args))
+        return run_plan(args, lambda batch: _analyze(args, limits, {**bindings, "B": batch}, training=True), options, _efficiency(args))
     if args.command == "sweep":
         from archspec.sweep_cli import run_sweep
 
@@ -528,15 +527,6 @@ def _run(args: argparse.Namespace) -> int:
         report = report.collapsed(args.depth)
     print(render(report, args.format))
     return EXIT_OK
-
-
-def _bound(report, command: str, instead: str):
-    """The report, if every param is a number; else a usage error naming the free ones."""
-    free = [name for name, value in report.params.items() if getattr(value, "free_symbols", None)]  # not 1/10
-    if free:
-        raise _UsageError(f"archspec {command} models numbers, and {', '.join(free)} {'is' if len(free) == 1 else 'are'} "
-                          f"free: bind {'it' if len(free) == 1 else 'them'} (--set {free[0]}=N); {instead}")
-    return report
 
 
 def _analyze(args: argparse.Namespace, limits, bindings, **options):
@@ -825,6 +815,7 @@ def _memory_layers(layers: list[dict], depth: int | None, training: bool) -> str
 def _time(args: argparse.Namespace) -> int:
     from archspec.parallel import Layout
     from archspec.timing.commands import run_time
+    from archspec.timing.training import require_numbers
 
     bindings, limits = _bindings_and_limits(args)
     options = _memory_options(args)
@@ -837,9 +828,8 @@ def _time(args: argparse.Namespace) -> int:
             layout = replace(layout, dp=args.gpus // rest)
         if layout.devices != args.gpus:
             raise _UsageError(f"--gpus {args.gpus} is not dp x tp x pp x cp = {layout.devices}")
-    report = _bound(_analyze(args, limits, bindings, training=True), "time",
-                    "formulas of the costs come from archspec formula, a decode-time bound with a free batch from "
-                    "archspec roofline --decode")
+    report = _analyze(args, limits, bindings, training=True)
+    require_numbers(report)  # before the batch is read as a number below
     if args.global_batch is not None:
         batch = int(next(iter(report.inputs.values()))[0])
         if args.global_batch % (batch * layout.dp):

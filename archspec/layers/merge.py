@@ -9,7 +9,6 @@ from pydantic import Field
 from archspec.dims import Value, ceildiv, definitely_equal, is_concrete, total
 from archspec.errors import LayerError
 from archspec.layers import register
-from archspec.limits import active
 from archspec.layers.base import (
     Dim,
     Layer,
@@ -19,6 +18,7 @@ from archspec.layers.base import (
     format_shape,
     normalize_dim,
 )
+from archspec.limits import active
 
 
 @register

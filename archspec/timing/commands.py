@@ -207,7 +207,7 @@ def amount(value: float) -> str:
 # ---- archspec plan -------------------------------------------------------------------------
 def run_plan(args, analyze_at, options, efficiency) -> int:
     from archspec.parallel import Layout, LayoutError
-    from archspec.timing.training import training_step
+    from archspec.timing.training import require_numbers, training_step
 
     device = get_device(args.device)
     gpus = args.gpus
@@ -216,6 +216,7 @@ def run_plan(args, analyze_at, options, efficiency) -> int:
     checked = 0
     for batch in (1, 2, 4, 8):
         report = analyze_at(batch)
+        require_numbers(report)  # here, not in the search, which passes over a layout that fails
         experts = _routed_experts(report)
         for tp in (1, 2, 4, 8):
             if tp > device.devices_per_node or gpus % tp:

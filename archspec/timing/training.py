@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from archspec.dims import product
+from archspec.errors import ArchspecError
 from archspec.hardware import Device
 from archspec.memory import BYTES, MemoryOptions
 from archspec.parallel import Layout, parallel_memory
@@ -83,6 +84,7 @@ def training_step(
     efficiency: Efficiency | None = None, mfu: float | None = None,
 ) -> StepTime:
     """The step time of training `report` (one micro-batch) on `layout` over `device`s."""
+    require_numbers(report)
     efficiency = efficiency or Efficiency()
     efficiency.check()
     layout.check()
@@ -169,6 +171,17 @@ def training_step(
         mfu=model_flops / (step * devices * peak), hfu=hardware / (step * devices * peak), devices=devices,
         memory=states,
     )
+
+
+def require_numbers(report: Report) -> None:
+    """The step-time model works in numbers: a report with free params is an error naming them."""
+    free = [name for name, value in report.params.items() if getattr(value, "free_symbols", None)]  # 1/10 is bound
+    if free:
+        one = len(free) == 1
+        raise ArchspecError(
+            f"the step time models numbers, and {', '.join(free)} {'is' if one else 'are'} free: bind "
+            f"{'it' if one else 'them'} (--set {free[0]}=N); formulas of the costs come from archspec formula, "
+            "a decode-time bound with a free batch from archspec roofline --decode")
 
 
 def _in_bf16(row, stacked: bool) -> float:

@@ -69,12 +69,25 @@ def test_a_decode_step_over_a_free_past_through_eager_attention_is_a_formula(cap
 @pytest.mark.parametrize("args, free", [
     (["time", SPECS / "resnet50.yaml", "--device", "h100-sxm", "--set", "B=null"], "B is free"),
     (["time", SPECS / "gpt2.yaml", "--device", "h100-sxm", "--gpus", 8, "--set", "L=null"], "L is free"),
+    (["time", SPECS / "gpt2.yaml", "--device", "h100-sxm", "--global-batch", 8, "--set", "B=null"], "B is free"),
     (["plan", SPECS / "gpt2.yaml", "--device", "h100-sxm", "--gpus", 8, "--global-batch", 64, "--set", "L=null"], "L is free"),
 ])
-def test_time_and_plan_with_a_free_param_are_usage_errors(capsys, args, free):
-    assert main([str(a) for a in args]) == 2
+def test_time_and_plan_with_a_free_param_are_errors_naming_it(capsys, args, free):
+    assert main([str(a) for a in args]) == 1
     err = capsys.readouterr().err
     assert free in err and "bug in archspec" not in err
+
+
+def test_the_step_time_of_a_report_with_a_free_param_is_an_error_naming_it():
+    """From Python too (it was a TypeError converting the MACs to an int)."""
+    from archspec.errors import ArchspecError
+    from archspec.memory import MemoryOptions
+    from archspec.parallel import Layout
+    from archspec.timing import training_step
+
+    report = archspec.analyze(SPECS / "gpt2.yaml", L=None)
+    with pytest.raises(ArchspecError, match="L is free"):
+        training_step(report, MemoryOptions(dtype="bf16"), Layout(), get_device("h100-sxm"))
 
 
 def test_roofline_of_a_forward_pass_is_the_prefill_bound(capsys):
